@@ -1,0 +1,5 @@
+"""Run opwatch as ``python -m opwatch``."""
+
+from opwatch.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The opwatch subcommands, one module each; `opwatch.cli` registers them."""

@@ -1,0 +1,208 @@
+"""What every command shares: the common options, loading config, resolving REFs, and the
+one place where an outcome becomes the process's exit code."""
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, NoReturn
+
+import typer
+
+from opwatch.config import Config, find_config_path, load_config
+from opwatch.errors import OpwatchError, UsageError
+from opwatch.exitcodes import ExitCode
+from opwatch.model import OpRef
+from opwatch.providers import provider_class
+from opwatch.runtime import Runtime
+
+
+class Output(StrEnum):
+    """Output formats; each command accepts the ones that make sense for it."""
+
+    TABLE = "table"
+    JSON = "json"
+    EVENTS = "events"
+    GITHUB = "github"
+
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        envvar="OPWATCH_CONFIG",
+        metavar="PATH",
+        help="Config file [default: ~/.config/opwatch/config.yaml].",
+        show_default=False,
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        envvar="OPWATCH_PROFILE",
+        metavar="NAME",
+        help="Profile for REFs that do not name one.",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[
+    Output | None,
+    typer.Option("--output", "-o", help="Output format.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Same as -o json.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log requests on stderr (secrets redacted).")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors.")]
+RefsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="REF...",
+        help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input.",
+        show_default=False,
+    ),
+]
+
+
+@dataclass
+class Options:
+    """The common options, as given before or after the command name."""
+
+    config: str | None = None
+    profile: str | None = None
+    output: Output | None = None
+    json: bool = False
+    verbose: bool = False
+    quiet: bool = False
+
+    def merged(self, later: "Options") -> "Options":
+        """These options overridden by the ones given after the command name."""
+        return Options(
+            config=later.config or self.config,
+            profile=later.profile or self.profile,
+            output=later.output or self.output,
+            json=later.json or self.json,
+            verbose=later.verbose or self.verbose,
+            quiet=later.quiet or self.quiet,
+        )
+
+    def format(self, allowed: Iterable[Output], default: Output = Output.TABLE) -> Output:
+        """The output format asked for, or a UsageError when this command has no such format."""
+        if self.json and self.output not in (None, Output.JSON):
+            raise UsageError(f"--json and -o {self.output} contradict each other")
+        chosen = Output.JSON if self.json else (self.output or default)
+        allowed = tuple(allowed)
+        if chosen not in allowed:
+            names = ", ".join(allowed)
+            raise UsageError(f"-o {chosen} is not available here (choose from {names})")
+        return chosen
+
+
+def options(ctx: typer.Context, **given: object) -> Options:
+    """Merge the options given after the command name over those given before it."""
+    before = ctx.obj if isinstance(ctx.obj, Options) else Options()
+    return before.merged(Options(**given))  # type: ignore[arg-type]
+
+
+def make_runtime(opts: Options) -> Runtime:
+    """The real outside world, with the verbosity asked for."""
+    return Runtime(verbose=opts.verbose, quiet=opts.quiet)
+
+
+def open_config(opts: Options, runtime: Runtime) -> Config:
+    """Find and load the config, and show its warnings."""
+    config = load_config(find_config_path(opts.config, runtime.env), runtime.env)
+    for warning in config.warnings:
+        runtime.warn(warning)
+    return config
+
+
+def iter_ref_texts(args: Iterable[str], stdin_lines: Callable[[], Iterable[str]]) -> Iterator[str]:
+    """Each REF argument, with `-` replaced by the white-space-separated words of stdin."""
+    read_stdin = False
+    for arg in args:
+        if arg == "-":
+            if read_stdin:
+                continue  # stdin can be read once; a second '-' adds nothing
+            read_stdin = True
+            for line in stdin_lines():
+                yield from line.split()
+        else:
+            yield arg
+
+
+def resolve_refs(
+    texts: Iterable[str], config: Config, profile_override: str | None
+) -> list[OpRef]:
+    """Parse REFs in order, dropping repeats; a bad REF is a UsageError naming it."""
+    refs: list[OpRef] = []
+    seen: set[OpRef] = set()
+    default: str | None = None
+    for text in texts:
+        head, sep, rest = text.partition(":")
+        if sep and head in config.profiles:
+            profile, raw_id = head, rest
+        else:
+            # Not a profile name: the whole REF is an id of the default profile (SPEC.md).
+            if default is None:
+                default = config.default_name(profile_override)
+            profile, raw_id = default, text
+        provider = provider_class(config.profiles[profile].provider)
+        try:
+            op_id = provider.normalize_id(raw_id)
+        except UsageError as exc:
+            raise UsageError(f"invalid REF {text!r}: {exc}") from None
+        ref = OpRef(profile, op_id)
+        if ref not in seen:
+            seen.add(ref)
+            refs.append(ref)
+    if not refs:
+        raise UsageError("no REF given (pass [PROFILE:]ID, or '-' to read REFs from stdin)")
+    return refs
+
+
+def finish(run: Callable[[], ExitCode], runtime: Runtime | None = None) -> NoReturn:
+    """Run a command body and end the process with its exit code: the only place that exits.
+
+    opwatch's own errors become one line on stderr and their code; Ctrl-C becomes 130; a
+    closed stdout (`| head -1`) ends quietly; anything else is a bug, reported without locals.
+    """
+    err = runtime.stderr if runtime else sys.stderr
+    try:
+        code = run()
+    except OpwatchError as exc:
+        print(f"opwatch: error: {exc.message}", file=err, flush=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        print("opwatch: interrupted", file=err, flush=True)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        code = ExitCode.OK
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    raise typer.Exit(int(code))
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM end a command the way Ctrl-C does (last states printed), with code 143."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C but ending with 143."""

@@ -1,0 +1,107 @@
+"""`opwatch status`: one read of each operation, then exit."""
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from opwatch.commands.common import (
+    ConfigOption,
+    JsonOption,
+    Output,
+    OutputOption,
+    ProfileOption,
+    QuietOption,
+    RefsArgument,
+    VerboseOption,
+    finish,
+    iter_ref_texts,
+    make_runtime,
+    open_config,
+    options,
+    resolve_refs,
+)
+from opwatch.config import Config
+from opwatch.exitcodes import ExitCode, combine, reading_code
+from opwatch.model import OpRef, Reading, State
+from opwatch.reads import read_all
+from opwatch.render.json import line, reading_record
+from opwatch.runtime import Runtime
+from opwatch.session import Session
+
+
+def status(
+    ctx: typer.Context,
+    refs: RefsArgument,
+    exit_status: Annotated[
+        bool,
+        typer.Option(
+            "--exit-status",
+            help="Exit 3 when an operation failed (or ended partial), 4 when one is not done.",
+        ),
+    ] = False,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="With --exit-status, partial counts as success.")
+    ] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    output: OutputOption = None,
+    json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """One read of each operation, then exit."""
+    opts = options(
+        ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
+    )
+    runtime = make_runtime(opts)
+
+    def run() -> ExitCode:
+        fmt = opts.format([Output.TABLE, Output.JSON])
+        cfg = open_config(opts, runtime)
+        targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
+
+        def judge(reading: Reading) -> ExitCode:
+            _warn_unknown(runtime, reading)
+            return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
+
+        return asyncio.run(_read_and_show(cfg, runtime, targets, fmt, judge))
+
+    finish(run, runtime)
+
+
+async def _read_and_show(
+    cfg: Config,
+    runtime: Runtime,
+    targets: list[OpRef],
+    fmt: Output,
+    judge: Callable[[Reading], ExitCode],
+) -> ExitCode:
+    """Read every target; JSON lines go out as reads complete, the table once all are in."""
+    codes: set[ExitCode] = set()
+    rows: list[Reading] = []
+    async with Session(cfg, runtime) as session:
+        async for reading in read_all(session, targets):
+            codes.add(judge(reading))
+            if fmt is Output.JSON:
+                print(line(reading_record(reading, runtime.now())), file=runtime.stdout)
+            else:
+                rows.append(reading)
+    if fmt is Output.TABLE:
+        # rich is imported here, not at start-up: `status -o json` never needs it.
+        from opwatch.render.console import make_console
+        from opwatch.render.table import status_table
+
+        console = make_console(runtime.stdout, color=runtime.stdout_color)
+        console.print(status_table(rows, runtime.now()))
+    return combine(codes)
+
+
+def _warn_unknown(runtime: Runtime, reading: Reading) -> None:
+    operation = reading.operation
+    if operation is not None and operation.state is State.UNKNOWN:
+        runtime.warn(
+            f"{reading.ref} reports status {operation.provider_status!r}, which opwatch does not "
+            "know; it is shown as 'unknown'"
+        )

@@ -1,0 +1,405 @@
+"""Find the config file, load it safely, expand ``${VAR}``, and validate it into frozen profiles.
+
+Every error names the file, the profile and the key, and never shows a secret's value.
+"""
+
+import os
+import re
+import shlex
+import stat
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opwatch.durations import parse_duration
+from opwatch.errors import ConfigError
+
+PROVIDERS = ("wesog", "toloka", "trafficops")
+DEFAULT_URLS = {
+    "wesog": "https://api.wesog.com",
+    # The toloka.yandex.com hosts of the vendor pages were switched off in 2023 (PROVIDERS.md).
+    "toloka:production": "https://toloka.dev",
+    "toloka:sandbox": "https://sandbox.toloka.dev",
+}
+TRAFFICOPS_VERSIONS = ("5.0", "4.1", "4.0")
+DEFAULT_TIMEOUT_S = 10.0
+SECRET_COMMAND_TIMEOUT_S = 30.0
+
+_COMMON_KEYS = frozenset({"provider", "url", "verify_tls", "ca_bundle", "timeout"})
+_SECRET_KEYS = {
+    "wesog": ("api_key",),
+    "toloka": ("token",),
+    "trafficops": ("password", "token"),
+}
+_OPTION_CHOICES: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "wesog": {},
+    "toloka": {"environment": ("production", "sandbox"), "auth_scheme": ("OAuth", "ApiKey")},
+    "trafficops": {"username": None, "api_version": TRAFFICOPS_VERSIONS},
+}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Secret:
+    """A credential: its value is never shown by repr, str or a traceback's locals."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str | None = None) -> None:
+        self._value = value
+        self.source = source
+        """Where it came from, for messages: `$TOLOKA_TOKEN`, `api_key_command`, or None."""
+
+    def reveal(self) -> str:
+        """The value, for the one place that sends it to the provider."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named account at one provider, validated."""
+
+    name: str
+    """The profile's name in the config."""
+    provider: str
+    """`wesog`, `toloka` or `trafficops`."""
+    url: str
+    """Base URL, `scheme://host[:port]`, without a trailing slash."""
+    verify_tls: bool = True
+    """Whether to verify the server's certificate."""
+    ca_bundle: str | None = None
+    """A CA bundle file to verify against instead of the system's."""
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    """Per-request timeout in seconds."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Provider-specific settings that are not secret (`environment`, `api_version`, …)."""
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
+    """Provider-specific credentials (`api_key`, `token`, `password`)."""
+    source: Path | None = None
+    """The config file this profile came from."""
+
+    def secret_hint(self, key: str) -> str:
+        """Where the user should look to fix the credential `key`."""
+        secret = self.secrets.get(key)
+        if secret is not None and secret.source:
+            return secret.source
+        return f"'{key}' of profile '{self.name}' in {self.source}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config file."""
+
+    path: Path
+    profiles: Mapping[str, Profile]
+    default_profile: str | None
+    warnings: tuple[str, ...] = ()
+    """Things the user should know that do not stop opwatch (a world-readable literal secret)."""
+
+    def get(self, name: str) -> Profile:
+        """The profile `name`, or a ConfigError that lists the known ones."""
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles)) or "none"
+            raise ConfigError(
+                f"unknown profile '{name}' (profiles in {self.path}: {known})"
+            ) from None
+
+    def default_name(self, override: str | None = None) -> str:
+        """The profile a REF without one uses: --profile, else default_profile, else the only."""
+        if override:
+            return self.get(override).name
+        if self.default_profile:
+            return self.get(self.default_profile).name
+        if len(self.profiles) == 1:
+            return next(iter(self.profiles))
+        raise ConfigError(
+            f"{self.path} has {len(self.profiles)} profiles and no default_profile: "
+            "name one with --profile, OPWATCH_PROFILE, default_profile, or a REF like profile:ID"
+        )
+
+
+def user_config_path(env: Mapping[str, str]) -> Path:
+    """The per-user config file: `$XDG_CONFIG_HOME/opwatch/config.yaml`, else ~/.config/…"""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "opwatch" / "config.yaml"
+
+
+def find_config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
+    """--config, else $OPWATCH_CONFIG, else the user config file."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("OPWATCH_CONFIG"):
+        return Path(env["OPWATCH_CONFIG"]).expanduser()
+    return user_config_path(env)
+
+
+def load_config(path: Path, env: Mapping[str, str]) -> Config:
+    """Read and validate the config at `path`, expanding variables from `env`."""
+    import yaml  # deferred: start-up time matters for a command run thousands of times a day
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}: create one (see config.example.yaml), "
+            "or pass --config / set OPWATCH_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        # Only the problem and its position: the YAML error's own text quotes the file's lines,
+        # which may hold a secret.
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
+    return parse_config(document, path, env, world_readable=_readable_by_others(path))
+
+
+def parse_config(
+    document: object, path: Path, env: Mapping[str, str], *, world_readable: bool = False
+) -> Config:
+    """Validate an already-parsed YAML document into a Config."""
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with a 'profiles' key")
+    unknown = set(document) - {"profiles", "default_profile"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key {_first(unknown)!r}")
+    raw_profiles = document.get("profiles") or {}
+    if not isinstance(raw_profiles, dict):
+        raise ConfigError(f"{path}: 'profiles' must be a mapping of profile names to settings")
+    if not raw_profiles:
+        raise ConfigError(f"{path} defines no profiles")
+
+    warnings: list[str] = []
+    profiles: dict[str, Profile] = {}
+    for name, settings in raw_profiles.items():
+        name = str(name)
+        if ":" in name or not name.strip():
+            raise ConfigError(f"{path}: profile name {name!r} must be non-empty and have no ':'")
+        profiles[name] = _parse_profile(name, settings, path, env, world_readable, warnings)
+
+    default = document.get("default_profile")
+    if default is not None:
+        default = _expand(str(default), env, f"{path}: default_profile")
+        if default not in profiles:
+            raise ConfigError(f"{path}: default_profile '{default}' is not a profile")
+    return Config(path, profiles, default, tuple(warnings))
+
+
+def _parse_profile(
+    name: str,
+    settings: object,
+    path: Path,
+    env: Mapping[str, str],
+    world_readable: bool,
+    warnings: list[str],
+) -> Profile:
+    where = f"{path}: profile '{name}'"
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{where} must be a mapping of settings")
+    provider = settings.get("provider")
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"{where}: 'provider' must be one of {', '.join(PROVIDERS)} (got {provider!r})"
+        )
+    secret_keys = _SECRET_KEYS[provider]
+    choices = _OPTION_CHOICES[provider]
+    allowed = _COMMON_KEYS | set(secret_keys) | {f"{k}_command" for k in secret_keys} | set(choices)
+    unknown = set(map(str, settings)) - allowed
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {_first(unknown)!r} for provider {provider} "
+            f"(known: {', '.join(sorted(allowed))})"
+        )
+
+    def text(key: str) -> str | None:
+        value = settings.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"{where}: '{key}' must be a string")
+        return _expand(str(value), env, f"{where}, key '{key}'")
+
+    secrets: dict[str, Secret] = {}
+    for key in secret_keys:
+        secret = _secret(key, settings, env, where)
+        if secret is None:
+            continue
+        secrets[key] = secret
+        if secret.source is None and world_readable:
+            warnings.append(
+                f"{path} holds a literal secret ('{key}' of profile '{name}') and is readable "
+                f"by group or others: chmod 600 {path}, or use ${{VARIABLE}} or {key}_command"
+            )
+
+    options: dict[str, str] = {}
+    for key, allowed_values in choices.items():
+        value = text(key)
+        if value is None:
+            continue
+        if key == "api_version" and isinstance(settings[key], float):
+            value = f"{settings[key]:.1f}"  # YAML reads `api_version: 5.0` as a number
+        if allowed_values is not None and value not in allowed_values:
+            raise ConfigError(
+                f"{where}: '{key}' must be one of {', '.join(allowed_values)} (got {value!r})"
+            )
+        options[key] = value
+
+    url = text("url")
+    if url is None:
+        if provider == "trafficops":
+            raise ConfigError(f"{where}: 'url' is required for Traffic Ops (https://host[:port])")
+        env_name = options.get("environment", "production")
+        url = DEFAULT_URLS["wesog"] if provider == "wesog" else DEFAULT_URLS[f"toloka:{env_name}"]
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"{where}: 'url' must look like https://host[:port] (got {url!r})")
+
+    _check_credentials(provider, secrets, options, where)
+    return Profile(
+        name=name,
+        provider=provider,
+        url=url.rstrip("/"),
+        verify_tls=_boolean(settings.get("verify_tls", True), env, f"{where}, key 'verify_tls'"),
+        ca_bundle=text("ca_bundle"),
+        timeout_s=_timeout(settings.get("timeout"), env, where),
+        options=options,
+        secrets=secrets,
+        source=path,
+    )
+
+
+def _secret(key: str, settings: dict[Any, Any], env: Mapping[str, str], where: str) -> Secret | None:
+    command_key = f"{key}_command"
+    value = settings.get(key)
+    command = settings.get(command_key)
+    if value is not None and command is not None:
+        raise ConfigError(f"{where}: give '{key}' or '{command_key}', not both")
+    if command is not None:
+        return Secret(_run_secret_command(command, env, f"{where}, key '{command_key}'"),
+                      source=f"the command in '{command_key}' of {where}")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{where}: '{key}' must be a string")
+    raw = str(value)
+    names = [m.group(1) for m in _VARIABLE.finditer(raw)]
+    expanded = _expand(raw, env, f"{where}, key '{key}'")
+    if not expanded:
+        raise ConfigError(f"{where}: '{key}' is empty" + (f" (${names[0]} is empty)" if names else ""))
+    return Secret(expanded, source=f"${names[0]}" if names else None)
+
+
+def _run_secret_command(command: object, env: Mapping[str, str], where: str) -> str:
+    """Run a credential helper without a shell; its output is never echoed in errors."""
+    if isinstance(command, str):
+        argv = shlex.split(_expand(command, env, where))
+    elif isinstance(command, list) and all(isinstance(a, str) for a in command):
+        argv = [_expand(a, env, where) for a in command]
+    else:
+        raise ConfigError(f"{where} must be a command line (a string or a list of strings)")
+    if not argv:
+        raise ConfigError(f"{where} is empty")
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=SECRET_COMMAND_TIMEOUT_S,
+            env=dict(env),
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{where}: {argv[0]} did not finish within {SECRET_COMMAND_TIMEOUT_S:.0f}s") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot run {argv[0]}: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise ConfigError(f"{where}: {argv[0]} exited with status {done.returncode}")
+    lines = done.stdout.splitlines()
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ConfigError(f"{where}: {argv[0]} printed nothing")
+    return secret
+
+
+def _check_credentials(
+    provider: str, secrets: Mapping[str, Secret], options: Mapping[str, str], where: str
+) -> None:
+    if provider == "wesog" and "api_key" not in secrets:
+        raise ConfigError(f"{where}: 'api_key' is required for Wesog")
+    if provider == "toloka" and "token" not in secrets:
+        raise ConfigError(f"{where}: 'token' is required for Toloka")
+    if provider == "trafficops":
+        has_login = "username" in options and "password" in secrets
+        if not has_login and "token" not in secrets:
+            raise ConfigError(f"{where}: Traffic Ops needs 'username' and 'password', or 'token'")
+
+
+def _expand(value: str, env: Mapping[str, str], where: str) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name} is not set")
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _boolean(value: object, env: Mapping[str, str], where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = _expand(value, env, where).strip().lower()
+        if word in ("true", "yes", "on", "1"):
+            return True
+        if word in ("false", "no", "off", "0"):
+            return False
+    raise ConfigError(f"{where} must be true or false (got {value!r})")
+
+
+def _timeout(value: object, env: Mapping[str, str], where: str) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{where}: 'timeout' must be a duration like 10s")
+    try:
+        seconds = parse_duration(_expand(str(value), env, f"{where}, key 'timeout'"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: 'timeout': {exc}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{where}: 'timeout' must be more than 0")
+    return seconds
+
+
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None) or "cannot parse"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(problem)
+
+
+def _readable_by_others(path: Path) -> bool:
+    if os.name != "posix":
+        return False
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def _first(keys: set[Any]) -> str:
+    return sorted(map(str, keys))[0]

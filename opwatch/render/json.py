@@ -1,0 +1,91 @@
+"""The JSON objects of SPEC.md: operations, failed reads and error rows, one per line."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from opwatch.model import Operation, OperationError, OpRef, Reading
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, to the millisecond; None stays None."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def operation_record(ref: OpRef, operation: Operation, now: datetime) -> dict[str, Any]:
+    """The operation object of SPEC.md for one read of `ref`."""
+    progress = operation.progress
+    queued, elapsed = operation.durations(now)
+    return {
+        "ref": str(ref),
+        "profile": ref.profile,
+        "provider": operation.provider,
+        "id": operation.id,
+        "kind": operation.kind,
+        "state": operation.state.value,
+        "terminal": operation.terminal,
+        "provider_status": operation.provider_status,
+        "progress": {
+            "percent": progress.percent,
+            "done": progress.done,
+            "total": progress.total,
+            "good": progress.good,
+            "bad": progress.bad,
+        },
+        "error_count": operation.error_count,
+        "message": operation.message,
+        "submitted_at": iso(operation.submitted_at),
+        "started_at": iso(operation.started_at),
+        "finished_at": iso(operation.finished_at),
+        "queued_s": _seconds(queued),
+        "elapsed_s": _seconds(elapsed),
+        "error": None,
+        "raw": operation.raw,
+    }
+
+
+def reading_record(reading: Reading, now: datetime) -> dict[str, Any]:
+    """The operation object when there is one, with `error` set when the last read failed;
+    else a record of the failed read with the same identifying keys."""
+    error = None
+    if reading.error is not None:
+        error = {"exit_code": int(reading.error.exit_code), "message": reading.error.message}
+    if reading.operation is not None:
+        record = operation_record(reading.ref, reading.operation, now)
+        record["error"] = error
+        return record
+    return {
+        "ref": str(reading.ref),
+        "profile": reading.ref.profile,
+        "provider": reading.provider,
+        "id": reading.ref.id,
+        "state": None,
+        "terminal": None,
+        "error": error,
+    }
+
+
+def error_record(ref: OpRef, error: OperationError) -> dict[str, Any]:
+    """The error object of SPEC.md (list-errors)."""
+    return {
+        "ref": str(ref),
+        "provider": error.provider,
+        "id": error.id,
+        "item": error.item,
+        "code": error.code,
+        "field": error.field,
+        "step": error.step,
+        "message": error.message,
+    }
+
+
+def line(record: dict[str, Any]) -> str:
+    """One JSON Lines line, without the newline."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
