@@ -101,13 +101,20 @@ class Config:
     default_profile: str | None
     warnings: tuple[str, ...] = ()
     """Things the user should know that do not stop opwatch (a world-readable literal secret)."""
+    broken: Mapping[str, ConfigError] = field(default_factory=dict)
+    """Profiles that do not resolve (a missing variable, a bad key), with why.
+
+    One broken profile does not stop the others from being used; using it is the error.
+    """
 
     def get(self, name: str) -> Profile:
         """The profile `name`, or a ConfigError that lists the known ones."""
+        if name in self.broken:
+            raise self.broken[name]
         try:
             return self.profiles[name]
         except KeyError:
-            known = ", ".join(sorted(self.profiles)) or "none"
+            known = ", ".join(sorted([*self.profiles, *self.broken])) or "none"
             raise ConfigError(
                 f"unknown profile '{name}' (profiles in {self.path}: {known})"
             ) from None
@@ -118,10 +125,11 @@ class Config:
             return self.get(override).name
         if self.default_profile:
             return self.get(self.default_profile).name
-        if len(self.profiles) == 1:
-            return next(iter(self.profiles))
+        names = [*self.profiles, *self.broken]
+        if len(names) == 1:
+            return self.get(names[0]).name
         raise ConfigError(
-            f"{self.path} has {len(self.profiles)} profiles and no default_profile: "
+            f"{self.path} has {len(names)} profiles and no default_profile: "
             "name one with --profile, OPWATCH_PROFILE, default_profile, or a REF like profile:ID"
         )
 
@@ -182,18 +190,22 @@ def parse_config(
 
     warnings: list[str] = []
     profiles: dict[str, Profile] = {}
+    broken: dict[str, ConfigError] = {}
     for name, settings in raw_profiles.items():
         name = str(name)
         if ":" in name or not name.strip():
             raise ConfigError(f"{path}: profile name {name!r} must be non-empty and have no ':'")
-        profiles[name] = _parse_profile(name, settings, path, env, world_readable, warnings)
+        try:
+            profiles[name] = _parse_profile(name, settings, path, env, world_readable, warnings)
+        except ConfigError as exc:
+            broken[name] = exc
 
     default = document.get("default_profile")
     if default is not None:
         default = _expand(str(default), env, f"{path}: default_profile")
-        if default not in profiles:
+        if default not in profiles and default not in broken:
             raise ConfigError(f"{path}: default_profile '{default}' is not a profile")
-    return Config(path, profiles, default, tuple(warnings))
+    return Config(path, profiles, default, tuple(warnings), broken)
 
 
 def _parse_profile(
@@ -278,15 +290,19 @@ def _parse_profile(
     )
 
 
-def _secret(key: str, settings: dict[Any, Any], env: Mapping[str, str], where: str) -> Secret | None:
+def _secret(
+    key: str, settings: dict[Any, Any], env: Mapping[str, str], where: str
+) -> Secret | None:
     command_key = f"{key}_command"
     value = settings.get(key)
     command = settings.get(command_key)
     if value is not None and command is not None:
         raise ConfigError(f"{where}: give '{key}' or '{command_key}', not both")
     if command is not None:
-        return Secret(_run_secret_command(command, env, f"{where}, key '{command_key}'"),
-                      source=f"the command in '{command_key}' of {where}")
+        return Secret(
+            _run_secret_command(command, env, f"{where}, key '{command_key}'"),
+            source=f"the command in '{command_key}' of {where}",
+        )
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -295,7 +311,9 @@ def _secret(key: str, settings: dict[Any, Any], env: Mapping[str, str], where: s
     names = [m.group(1) for m in _VARIABLE.finditer(raw)]
     expanded = _expand(raw, env, f"{where}, key '{key}'")
     if not expanded:
-        raise ConfigError(f"{where}: '{key}' is empty" + (f" (${names[0]} is empty)" if names else ""))
+        raise ConfigError(
+            f"{where}: '{key}' is empty" + (f" (${names[0]} is empty)" if names else "")
+        )
     return Secret(expanded, source=f"${names[0]}" if names else None)
 
 
@@ -321,7 +339,9 @@ def _run_secret_command(command: object, env: Mapping[str, str], where: str) -> 
     except FileNotFoundError:
         raise ConfigError(f"{where}: command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{where}: {argv[0]} did not finish within {SECRET_COMMAND_TIMEOUT_S:.0f}s") from None
+        raise ConfigError(
+            f"{where}: {argv[0]} did not finish within {SECRET_COMMAND_TIMEOUT_S:.0f}s"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot run {argv[0]}: {exc.strerror}") from None
     if done.returncode != 0:

@@ -134,23 +134,21 @@ def iter_ref_texts(args: Iterable[str], stdin_lines: Callable[[], Iterable[str]]
             yield arg
 
 
-def resolve_refs(
-    texts: Iterable[str], config: Config, profile_override: str | None
-) -> list[OpRef]:
+def resolve_refs(texts: Iterable[str], config: Config, profile_override: str | None) -> list[OpRef]:
     """Parse REFs in order, dropping repeats; a bad REF is a UsageError naming it."""
     refs: list[OpRef] = []
     seen: set[OpRef] = set()
     default: str | None = None
     for text in texts:
         head, sep, rest = text.partition(":")
-        if sep and head in config.profiles:
+        if sep and (head in config.profiles or head in config.broken):
             profile, raw_id = head, rest
         else:
             # Not a profile name: the whole REF is an id of the default profile (SPEC.md).
             if default is None:
                 default = config.default_name(profile_override)
             profile, raw_id = default, text
-        provider = provider_class(config.profiles[profile].provider)
+        provider = provider_class(config.get(profile).provider)
         try:
             op_id = provider.normalize_id(raw_id)
         except UsageError as exc:
@@ -176,12 +174,26 @@ def finish(run: Callable[[], ExitCode], runtime: Runtime | None = None) -> NoRet
     except OpwatchError as exc:
         print(f"opwatch: error: {exc.message}", file=err, flush=True)
         code = exc.exit_code
+    except Terminated:
+        print("opwatch: terminated", file=err, flush=True)
+        code = ExitCode.TERMINATED
     except KeyboardInterrupt:
         print("opwatch: interrupted", file=err, flush=True)
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         code = ExitCode.OK
+    except Exception as exc:
+        if (runtime.env if runtime else os.environ).get("OPWATCH_DEBUG"):
+            raise
+        # No traceback by default: it is noise to a user, and frames can hold credentials.
+        print(
+            f"opwatch: internal error (a bug, please report it): {exc.__class__.__name__}: {exc}"
+            "\nopwatch: set OPWATCH_DEBUG=1 to see the traceback",
+            file=err,
+            flush=True,
+        )
+        code = ExitCode.BUG
     try:
         sys.stdout.flush()
     except BrokenPipeError:

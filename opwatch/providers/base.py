@@ -197,7 +197,7 @@ def _transport_reason(exc: httpx.TransportError) -> str:
 
 def _describe_body(response: httpx.Response) -> str:
     kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-    text = response.content[:EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    text = response.content[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
     title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     excerpt = title.group(1) if title else text
     if not response.content:

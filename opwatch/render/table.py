@@ -81,3 +81,21 @@ def status_table(readings: list[Reading], now: datetime) -> Table:
             note or "",
         )
     return table
+
+
+def profiles_table(records: list[dict[str, object]]) -> Table:
+    """The table `opwatch profiles` prints; records come from `profile_records`."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("PROFILE", no_wrap=True)
+    table.add_column("PROVIDER", no_wrap=True)
+    table.add_column("URL", overflow="fold")
+    table.add_column("CREDENTIALS", overflow="fold")
+    table.add_column("STATUS", overflow="fold")
+    for record in records:
+        name = f"{record['name']} (default)" if record["default"] else str(record["name"])
+        credentials = record["credentials"]
+        assert isinstance(credentials, dict)
+        where = ", ".join(f"{key} from {source}" for key, source in credentials.items())
+        status = Text("ok", style="green") if record["ok"] else Text(str(record["problem"]), "red")
+        table.add_row(name, str(record["provider"] or ""), str(record["url"] or ""), where, status)
+    return table

@@ -1,0 +1,83 @@
+"""The `opwatch` command: the Typer app, its common options and its subcommands.
+
+Each subcommand lives in `opwatch.commands`; this module only wires them together. Nothing heavy
+is imported here: `opwatch status -o json` runs thousands of times a day in CI.
+"""
+
+from typing import Annotated
+
+import typer
+
+from opwatch import __version__
+from opwatch.commands.common import (
+    ConfigOption,
+    JsonOption,
+    Options,
+    OutputOption,
+    ProfileOption,
+    QuietOption,
+    VerboseOption,
+    sigterm_as_interrupt,
+)
+from opwatch.commands.profiles import profiles
+from opwatch.commands.status import status
+
+EXIT_CODES = """\
+Exit codes: 0 every operation succeeded (status: every read worked) ·
+1 a bug · 2 usage error · 3 an operation failed (or ended partial) ·
+4 the deadline passed with an operation not done · 5 config error ·
+6 authentication refused · 7 provider unreachable or answering garbage ·
+8 operation not found · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
+With several operations, the first that applies of 5, 6, 8, 7, 3, 4, 0.
+"""
+
+app = typer.Typer(
+    name="opwatch",
+    help="Check, wait on and explain long-running operations of Wesog, Toloka and Traffic Ops.",
+    epilog=EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks with locals would print tokens; opwatch reports its own errors anyway.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"opwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    output: OutputOption = None,
+    json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Check, wait on and explain long-running operations of Wesog, Toloka and Traffic Ops.
+
+    A REF is [PROFILE:]ID; profiles come from the config file (see `opwatch profiles`).
+    """
+    ctx.obj = Options(config, profile, output, json, verbose, quiet)
+
+
+app.command(epilog=EXIT_CODES)(status)
+app.command()(profiles)
+
+
+def main() -> None:
+    """The console script."""
+    sigterm_as_interrupt()
+    app(prog_name="opwatch")
