@@ -1,8 +1,10 @@
 """One HTTP client per profile, shared by every operation of that profile during a run."""
 
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -54,7 +56,10 @@ class Session:
             self.runtime.warn(
                 f"profile '{profile.name}' does not verify TLS certificates (verify_tls: false)"
             )
-        hooks = {"request": [self._log_request], "response": [self._log_response]}
+        hooks: dict[str, list[Callable[..., Any]]] = {
+            "request": [self._log_request],
+            "response": [self._log_response],
+        }
         return httpx.AsyncClient(
             base_url=profile.url,
             timeout=profile.timeout_s,

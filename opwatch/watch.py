@@ -1,0 +1,394 @@
+"""The polling engine behind `opwatch wait`: schedule, deadline, retries, rate limits.
+
+It reports through one callback and imports no rich: the CLI picks the display. The clock and
+sleep come from the Runtime, so tests drive it on a fake clock in milliseconds.
+"""
+
+import asyncio
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from opwatch.errors import OpwatchError, ProviderError
+from opwatch.exitcodes import ExitCode, combine, reading_code
+from opwatch.model import Operation, OpRef, Reading, State
+from opwatch.runtime import Runtime
+from opwatch.session import Session
+
+MIN_DELAY_S = 1.0
+MAX_DELAY_S = 30.0
+ELAPSED_FRACTION = 0.2
+"""Without a progress estimate, wait at most this fraction of the time the job has run."""
+END_MARGIN_S = 0.5
+"""How long after a predicted end to read, so the read finds the job finished."""
+JITTER = 0.1
+DEFAULT_RETRIES = 5
+DEFAULT_RATE_PER_PROFILE = 100.0
+DEFAULT_CONCURRENCY_PER_PROFILE = 8
+
+
+class Until(StrEnum):
+    """When a wait on several operations is over."""
+
+    ALL = "all"
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """How to wait."""
+
+    timeout_s: float | None = 3600.0
+    """One global deadline in seconds; 0 reads once; None waits forever."""
+    interval_s: float | None = None
+    """A fixed delay between reads; None is the adaptive `auto` schedule."""
+    until: Until = Until.ALL
+    fail_fast: bool = False
+    allow_partial: bool = False
+    retries: int = DEFAULT_RETRIES
+    """Transient faults in a row one operation may meet before it ends with code 7."""
+    rate_per_profile: float = DEFAULT_RATE_PER_PROFILE
+    """At most this many requests per second to one profile."""
+    concurrency_per_profile: int = DEFAULT_CONCURRENCY_PER_PROFILE
+    """At most this many requests in flight to one profile."""
+
+
+class EventKind(StrEnum):
+    """What happened to one watched operation."""
+
+    UPDATE = "update"
+    """A read worked and the operation is still under way."""
+    DONE = "done"
+    """The operation reached a terminal state, or its watch ended with an error."""
+    RETRY = "retry"
+    """A read met a transient fault and will be retried."""
+    ERROR = "error"
+    """A read failed for good: the operation's watch ends with the error's code."""
+
+
+@dataclass
+class Watched:
+    """Everything the engine knows of one operation; displays read it, only the engine writes."""
+
+    ref: OpRef
+    provider: str
+    operation: Operation | None = None
+    """The last successful read."""
+    error: OpwatchError | None = None
+    """The error that ended this watch, if one did."""
+    last_fault: OpwatchError | None = None
+    """The last transient fault, while retrying."""
+    failing_since: datetime | None = None
+    """When the current run of transient faults began."""
+    faults_in_a_row: int = 0
+    retries: int = 0
+    """Transient faults retried over the whole watch."""
+    reads: int = 0
+    """Requests that returned an operation."""
+    finished: bool = False
+    """Nothing more will be read: terminal, failed for good, or stopped."""
+    changed: bool = False
+    """Whether the last read changed the state or the progress."""
+    next_read_in: float | None = None
+    """Seconds until the next read, as scheduled."""
+    # Progress samples for the rate estimate: (clock, percent) of the first and last reads.
+    _first_sample: tuple[float, float] | None = field(default=None, repr=False)
+    _last_sample: tuple[float, float] | None = field(default=None, repr=False)
+    _first_read_at: float | None = field(default=None, repr=False)
+    _age_at_first_read: float = field(default=0.0, repr=False)
+
+    @property
+    def reading(self) -> Reading:
+        """What to show for this operation."""
+        return Reading(self.ref, self.provider, self.operation, self.error)
+
+    @property
+    def state(self) -> State | None:
+        """The last state read, or None before the first read."""
+        return self.operation.state if self.operation else None
+
+    @property
+    def rate_per_s(self) -> float | None:
+        """Percent per second, from the first and last progress samples."""
+        if self._first_sample is None or self._last_sample is None:
+            return None
+        (t0, p0), (t1, p1) = self._first_sample, self._last_sample
+        if t1 <= t0 or p1 <= p0:
+            return None
+        return (p1 - p0) / (t1 - t0)
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds to the predicted end, measured from the last read."""
+        rate = self.rate_per_s
+        if rate is None or self._last_sample is None:
+            return None
+        return max(0.0, (100.0 - self._last_sample[1]) / rate)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One report from the engine."""
+
+    kind: EventKind
+    watched: Watched
+    at: datetime
+    error: OpwatchError | None = None
+    delay_s: float | None = None
+    """For RETRY: seconds until the next attempt."""
+
+
+@dataclass
+class WatchResult:
+    """How a wait ended."""
+
+    watched: list[Watched]
+    timed_out: bool
+    code: ExitCode
+
+
+class Throttle:
+    """Requests to one profile: at most `concurrency` in flight and `rate` started per second."""
+
+    def __init__(self, rate: float, concurrency: int, runtime: Runtime) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next_slot = 0.0
+        self._gate = asyncio.Semaphore(concurrency)
+        self._runtime = runtime
+
+    async def __aenter__(self) -> None:
+        await self._gate.acquire()
+        now = self._runtime.clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._interval
+        if slot > now:
+            await self._runtime.sleep(slot - now)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._gate.release()
+
+
+def next_delay(watched: Watched, now: float, options: WatchOptions, rng: random.Random) -> float:
+    """Seconds until the next read of a running operation.
+
+    `auto`: with a progress rate, read again halfway to the predicted end until it is close, then
+    just after it; without one, back off with jitter from 1 s to 30 s, never waiting more than
+    a fifth of the time the job has run, so short jobs are seen quickly and long ones cost little.
+    """
+    if options.interval_s is not None:
+        return options.interval_s
+    started = watched._first_read_at if watched._first_read_at is not None else now
+    elapsed = (now - started) + watched._age_at_first_read
+    backoff = min(MAX_DELAY_S, max(MIN_DELAY_S, ELAPSED_FRACTION * elapsed))
+    backoff *= rng.uniform(1 - JITTER, 1 + JITTER)
+    eta = watched.eta_s
+    if eta is None:
+        return backoff
+    if eta <= max(backoff, 2 * MIN_DELAY_S):
+        return max(MIN_DELAY_S / 2, eta + END_MARGIN_S)
+    # Check the estimate halfway: a rate that changes is caught before the predicted end.
+    return min(MAX_DELAY_S, max(backoff, eta / 2))
+
+
+def retry_delay(faults_in_a_row: int, rng: random.Random) -> float:
+    """Exponential backoff for transient faults: about 1, 2, 4, 8, 16, then 30 s."""
+    base = min(MAX_DELAY_S, MIN_DELAY_S * 2.0 ** (faults_in_a_row - 1))
+    return base * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+class Watcher:
+    """Polls operations until each is terminal, the deadline passes, or the wait is stopped."""
+
+    def __init__(
+        self,
+        session: Session,
+        refs: Iterable[OpRef],
+        options: WatchOptions,
+        runtime: Runtime,
+        report: Callable[[Event], None] = lambda event: None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.options = options
+        self.runtime = runtime
+        self.report = report
+        self.rng = rng or random.Random()
+        self.watched = [Watched(ref, session.config.get(ref.profile).provider) for ref in refs]
+        self.deadline: float | None = None
+        self.timed_out = False
+        self._stopped = False
+        self._throttles: dict[str, Throttle] = {}
+
+    def deadline_at(self) -> datetime | None:
+        """The wall-clock deadline, for the line printed when waiting starts."""
+        if self.options.timeout_s is None:
+            return None
+        return self.runtime.now() + timedelta(seconds=self.options.timeout_s)
+
+    async def run(self) -> WatchResult:
+        """Watch every operation; return how the wait ended."""
+        start = self.runtime.clock()
+        if self.options.timeout_s is not None:
+            self.deadline = start + self.options.timeout_s
+        tasks = [asyncio.ensure_future(self._watch(item)) for item in self.watched]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                watched = await next_done
+                if self._stop_after(watched):
+                    break
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for item in self.watched:
+                item.finished = True
+                item.next_read_in = None
+        return WatchResult(self.watched, self.timed_out, self.code())
+
+    def code(self) -> ExitCode:
+        """The exit code for the wait as it stands."""
+        codes = []
+        for item in self.watched:
+            if self._stopped and item.error is None and not _terminal(item):
+                continue  # --until any / --fail-fast: the others were not waited for
+            codes.append(self._code(item))
+        return combine(codes)
+
+    def _code(self, item: Watched) -> ExitCode:
+        return reading_code(
+            item.reading, judge_state=True, allow_partial=self.options.allow_partial
+        )
+
+    def _stop_after(self, watched: Watched) -> bool:
+        """Whether `watched` ending ends the whole wait (--fail-fast, --until any)."""
+        failed = self._code(watched) not in (ExitCode.OK, ExitCode.TIMEOUT)
+        if (self.options.fail_fast and failed) or (
+            self.options.until is Until.ANY and _terminal(watched)
+        ):
+            self._stopped = True
+        return self._stopped
+
+    def _throttle(self, profile: str) -> Throttle:
+        throttle = self._throttles.get(profile)
+        if throttle is None:
+            throttle = Throttle(
+                self.options.rate_per_profile, self.options.concurrency_per_profile, self.runtime
+            )
+            self._throttles[profile] = throttle
+        return throttle
+
+    async def _watch(self, watched: Watched) -> Watched:
+        provider = self.session.provider(watched.ref.profile)
+        throttle = self._throttle(watched.ref.profile)
+        last_call = False
+        while True:
+            try:
+                async with throttle:
+                    operation = await provider.fetch(watched.ref.id)
+            except OpwatchError as exc:
+                delay = self._fault(watched, exc)
+            else:
+                delay = self._read(watched, operation)
+            if delay is None:
+                return watched
+            left = math.inf if self.deadline is None else self.deadline - self.runtime.clock()
+            if last_call or left <= 0:
+                self._expire(watched)
+                return watched
+            if delay >= left:
+                # Read once more at the deadline rather than after it, then stop.
+                delay, last_call = left, True
+            watched.next_read_in = delay
+            await self.runtime.sleep(delay)
+
+    def _expire(self, watched: Watched) -> None:
+        """The deadline passed with `watched` unfinished: it keeps its last known state."""
+        self.timed_out = True
+        watched.finished = True
+        watched.next_read_in = None
+        if watched.operation is None and watched.last_fault is not None:
+            # Never read at all: the faults are the story, not the deadline.
+            watched.error = ProviderError(
+                f"{watched.last_fault.message} (still failing when the deadline passed)",
+                transient=False,
+            )
+
+    def _read(self, watched: Watched, operation: Operation) -> float | None:
+        """Record a successful read; return the delay to the next one, or None when done."""
+        now = self.runtime.clock()
+        previous = watched.operation
+        watched.operation = operation
+        watched.reads += 1
+        watched.faults_in_a_row = 0
+        watched.failing_since = None
+        watched.last_fault = None
+        watched.changed = previous is None or (
+            previous.state,
+            previous.progress,
+            previous.message,
+        ) != (operation.state, operation.progress, operation.message)
+        if watched._first_read_at is None:
+            watched._first_read_at = now
+            began = operation.started_at or operation.submitted_at
+            if began is not None:
+                watched._age_at_first_read = max(0.0, (self.runtime.now() - began).total_seconds())
+        percent = _percent(operation)
+        if percent is not None and operation.state is State.RUNNING:
+            sample = (now, percent)
+            if watched._first_sample is None:
+                watched._first_sample = sample
+            watched._last_sample = sample
+        if operation.terminal:
+            watched.finished = True
+            watched.next_read_in = None
+            self.report(Event(EventKind.DONE, watched, self.runtime.now()))
+            return None
+        delay = next_delay(watched, now, self.options, self.rng)
+        watched.next_read_in = delay
+        self.report(Event(EventKind.UPDATE, watched, self.runtime.now()))
+        return delay
+
+    def _fault(self, watched: Watched, error: OpwatchError) -> float | None:
+        """Record a failed read; return the delay to a retry, or None when the watch ends."""
+        at = self.runtime.now()
+        transient = isinstance(error, ProviderError) and error.transient
+        if transient and watched.faults_in_a_row < self.options.retries:
+            watched.faults_in_a_row += 1
+            watched.retries += 1
+            watched.last_fault = error
+            if watched.failing_since is None:
+                watched.failing_since = at
+            delay = retry_delay(watched.faults_in_a_row, self.rng)
+            if isinstance(error, ProviderError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)  # never sooner than the provider asks
+            watched.next_read_in = delay
+            self.report(Event(EventKind.RETRY, watched, at, error=error, delay_s=delay))
+            return delay
+        if transient and watched.failing_since is not None:
+            since = watched.failing_since.strftime("%H:%M:%S UTC")
+            error = ProviderError(
+                f"{error.message} (failing since {since}, {watched.faults_in_a_row} retries "
+                "used up)",
+                transient=False,
+            )
+        watched.error = error
+        watched.finished = True
+        watched.next_read_in = None
+        self.report(Event(EventKind.ERROR, watched, at, error=error))
+        return None
+
+
+def _terminal(watched: Watched) -> bool:
+    return watched.operation is not None and watched.operation.terminal
+
+
+def _percent(operation: Operation) -> float | None:
+    progress = operation.progress
+    if progress.percent is not None:
+        return progress.percent
+    if progress.done is not None and progress.total:
+        return 100.0 * progress.done / progress.total
+    return None
