@@ -1,0 +1,218 @@
+"""The polling engine on a virtual clock: schedule shape, deadline, stop rules, retry budget."""
+
+import asyncio
+import random
+import statistics
+
+import pytest
+
+from opwatch.errors import NotFound, ProviderError
+from opwatch.exitcodes import ExitCode
+from opwatch.model import OpRef, State
+from opwatch.watch import EventKind, Until, Watcher, WatchOptions, WatchResult
+from tests.fakes import ScriptedSession, Timeline, VirtualClock, steady
+
+
+def watch(timelines: dict[str, Timeline], clock: VirtualClock, **options: object) -> WatchResult:
+    session = ScriptedSession(clock, timelines)
+    events = []
+    watcher = Watcher(
+        session,  # type: ignore[arg-type]
+        [OpRef("p", op_id) for op_id in timelines],
+        WatchOptions(**options),  # type: ignore[arg-type]
+        clock.runtime(),
+        report=events.append,
+        rng=random.Random(7),
+    )
+    result = asyncio.run(clock.run(watcher.run))
+    assert isinstance(result, WatchResult)
+    result.events = events  # type: ignore[attr-defined]
+    return result
+
+
+def test_first_read_is_immediate_and_a_steady_job_costs_few_reads() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(60.0))
+    result = watch({"1": job}, clock)
+    assert job.reads[0] == 0.0
+    assert result.code is ExitCode.OK
+    assert len(job.reads) <= 12
+    assert 60.0 <= job.reads[-1] <= 61.5  # seen within 1.5 s of its end
+
+
+def test_without_progress_waits_grow_with_elapsed_time() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(60.0, progress=False))
+    result = watch({"1": job}, clock)
+    assert result.code is ExitCode.OK
+    assert len(job.reads) <= 25
+    assert job.reads[-1] - 60.0 <= 12.0  # at most 20% of the duration late
+    gaps = [b - a for a, b in zip(job.reads, job.reads[1:], strict=False)]
+    assert min(gaps) >= 0.9
+    for start, gap in zip(job.reads, gaps, strict=False):
+        assert gap <= max(1.1, 0.2 * start * 1.1 + 0.01)
+
+
+def test_a_long_job_without_progress_is_read_at_most_every_30_seconds() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(3600.0, progress=False))
+    watch({"1": job}, clock, timeout_s=None)
+    gaps = [b - a for a, b in zip(job.reads, job.reads[1:], strict=False)]
+    assert max(gaps) <= 33.0
+    assert statistics.median(gaps) >= 25.0
+    assert len(job.reads) < 160
+
+
+def test_fixed_interval() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(10.0))
+    watch({"1": job}, clock, interval_s=2.0)
+    assert job.reads == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+def test_deadline_ends_with_4_after_a_last_read_at_the_deadline() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(1000.0, progress=False))
+    result = watch({"1": job}, clock, timeout_s=10.0)
+    assert result.code is ExitCode.TIMEOUT
+    assert result.timed_out
+    assert job.reads[-1] == pytest.approx(10.0)
+    assert clock.t == pytest.approx(10.0)
+    assert result.watched[0].state is State.RUNNING
+
+
+def test_a_job_ending_just_before_the_deadline_is_seen() -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(9.9, progress=False))
+    result = watch({"1": job}, clock, timeout_s=10.0, interval_s=4.0)
+    assert job.reads == [0.0, 4.0, 8.0, 10.0]
+    assert result.code is ExitCode.OK
+
+
+@pytest.mark.parametrize(("duration", "code"), [(0.0, ExitCode.OK), (5.0, ExitCode.TIMEOUT)])
+def test_timeout_zero_reads_once(duration: float, code: ExitCode) -> None:
+    clock = VirtualClock()
+    job = Timeline(steady(duration))
+    result = watch({"1": job}, clock, timeout_s=0.0)
+    assert job.reads == [0.0]
+    assert result.code is code
+
+
+@pytest.mark.parametrize(
+    ("outcome", "allow_partial", "code"),
+    [
+        (State.SUCCEEDED, False, ExitCode.OK),
+        (State.FAILED, False, ExitCode.FAILED),
+        (State.PARTIAL, False, ExitCode.FAILED),
+        (State.PARTIAL, True, ExitCode.OK),
+    ],
+)
+def test_outcomes(outcome: State, allow_partial: bool, code: ExitCode) -> None:
+    clock = VirtualClock()
+    result = watch(
+        {"1": Timeline(steady(5.0, outcome=outcome))}, clock, allow_partial=allow_partial
+    )
+    assert result.code is code
+
+
+def test_fail_fast_stops_at_the_first_failure() -> None:
+    clock = VirtualClock()
+    slow = Timeline(steady(300.0))
+    result = watch(
+        {"1": Timeline(steady(5.0, outcome=State.FAILED)), "2": slow}, clock, fail_fast=True
+    )
+    assert result.code is ExitCode.FAILED
+    assert clock.t < 10.0
+    assert max(slow.reads) < 10.0
+
+
+def test_without_fail_fast_all_are_waited_for() -> None:
+    clock = VirtualClock()
+    result = watch(
+        {"1": Timeline(steady(5.0, outcome=State.FAILED)), "2": Timeline(steady(30.0))}, clock
+    )
+    assert result.code is ExitCode.FAILED
+    assert clock.t >= 30.0
+    assert [w.state for w in result.watched] == [State.FAILED, State.SUCCEEDED]
+
+
+def test_until_any_ends_at_the_first_terminal_operation() -> None:
+    clock = VirtualClock()
+    result = watch(
+        {"1": Timeline(steady(300.0)), "2": Timeline(steady(5.0))}, clock, until=Until.ANY
+    )
+    assert result.code is ExitCode.OK  # the one still running was not waited for
+    assert clock.t < 10.0
+
+
+def test_transient_faults_within_the_budget_are_retried() -> None:
+    clock = VirtualClock()
+    calls = {"n": 0}
+    inner = steady(20.0)
+
+    def flaky(t: float):
+        calls["n"] += 1
+        if 2 <= calls["n"] <= 4:
+            return ProviderError("Wesog answered 503")
+        return inner(t)
+
+    result = watch({"1": Timeline(flaky)}, clock, retries=5)
+    assert result.code is ExitCode.OK
+    assert result.watched[0].retries == 3
+    kinds = [e.kind for e in result.events]  # type: ignore[attr-defined]
+    assert kinds.count(EventKind.RETRY) == 3
+    assert kinds[-1] is EventKind.DONE
+
+
+def test_past_the_budget_the_operation_ends_with_7_and_says_since_when() -> None:
+    clock = VirtualClock()
+    down = Timeline(lambda t: ProviderError("Wesog answered 503"))
+    ok = Timeline(steady(100.0))
+    result = watch({"1": down, "2": ok}, clock, retries=3)
+    assert len(down.reads) == 4  # the first try and three retries
+    assert result.code is ExitCode.UNREACHABLE
+    error = result.watched[0].error
+    assert error is not None
+    assert "failing since 12:00:00 UTC" in error.message
+    assert result.watched[1].state is State.SUCCEEDED  # the others went on
+
+
+def test_retry_after_is_honoured() -> None:
+    clock = VirtualClock()
+    calls = {"n": 0}
+    inner = steady(60.0)
+
+    def limited(t: float):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return ProviderError("429", retry_after=17.0)
+        return inner(t)
+
+    job = Timeline(limited)
+    watch({"1": job}, clock)
+    assert job.reads[2] - job.reads[1] >= 17.0
+
+
+def test_not_found_is_final_at_once() -> None:
+    clock = VirtualClock()
+    job = Timeline(lambda t: NotFound("Wesog has no such operation (404)"))
+    result = watch({"1": job}, clock)
+    assert job.reads == [0.0]
+    assert result.code is ExitCode.NOT_FOUND
+
+
+def test_an_operation_never_read_before_the_deadline_ends_with_7() -> None:
+    clock = VirtualClock()
+    job = Timeline(lambda t: ProviderError("cannot reach Wesog"))
+    result = watch({"1": job}, clock, timeout_s=5.0, retries=100)
+    assert result.code is ExitCode.UNREACHABLE
+    assert clock.t == pytest.approx(5.0)
+
+
+def test_the_rate_cap_spreads_first_reads() -> None:
+    clock = VirtualClock()
+    timelines = {str(n): Timeline(steady(1000.0)) for n in range(50)}
+    watch(timelines, clock, timeout_s=0.0, rate_per_profile=10.0)
+    firsts = sorted(t.reads[0] for t in timelines.values())
+    assert firsts[0] == 0.0
+    assert firsts[-1] == pytest.approx(4.9)
