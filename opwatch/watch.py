@@ -11,16 +11,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError, ProviderError
 from opwatch.exitcodes import ExitCode, combine, reading_code
 from opwatch.model import Operation, OpRef, Reading, State
 from opwatch.runtime import Runtime
-from opwatch.session import Session
+
+if TYPE_CHECKING:
+    from opwatch.session import Session
 
 MIN_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
-ELAPSED_FRACTION = 0.2
+ELAPSED_FRACTION = 0.17
 """Without a progress estimate, wait at most this fraction of the time the job has run."""
 END_MARGIN_S = 0.5
 """How long after a predicted end to read, so the read finds the job finished."""
@@ -204,7 +207,7 @@ class Watcher:
 
     def __init__(
         self,
-        session: Session,
+        session: "Session",
         refs: Iterable[OpRef],
         options: WatchOptions,
         runtime: Runtime,
