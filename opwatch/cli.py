@@ -21,6 +21,7 @@ from opwatch.commands.common import (
 )
 from opwatch.commands.profiles import profiles
 from opwatch.commands.status import status
+from opwatch.commands.wait import wait
 
 EXIT_CODES = """\
 Exit codes: 0 every operation succeeded (status: every read worked) ·
@@ -74,6 +75,7 @@ def main_options(
 
 
 app.command(epilog=EXIT_CODES)(status)
+app.command(epilog=EXIT_CODES)(wait)
 app.command()(profiles)
 
 

@@ -2,9 +2,12 @@
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opwatch.model import Operation, OperationError, OpRef, Reading
+
+if TYPE_CHECKING:
+    from opwatch.watch import Event, WatchResult
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -79,6 +82,36 @@ def error_record(ref: OpRef, error: OperationError) -> dict[str, Any]:
         "field": error.field,
         "step": error.step,
         "message": error.message,
+    }
+
+
+def event_record(event: "Event") -> dict[str, Any]:
+    """One `-o events` line: what happened, when, and the operation as it stands."""
+    record: dict[str, Any] = {
+        "event": event.kind.value,
+        "at": iso(event.at),
+        "operation": reading_record(event.watched.reading, event.at),
+    }
+    if event.error is not None:
+        record["error"] = {"exit_code": int(event.error.exit_code), "message": event.error.message}
+    if event.delay_s is not None:
+        record["retry_in_s"] = round(event.delay_s, 3)
+    return record
+
+
+def summary_record(result: "WatchResult", now: datetime) -> dict[str, Any]:
+    """The closing `-o events` line: the exit code and how many operations ended how."""
+    counts: dict[str, int] = {}
+    for item in result.watched:
+        key = "error" if item.error else (item.state.value if item.state else "unread")
+        counts[key] = counts.get(key, 0) + 1
+    return {
+        "event": "summary",
+        "at": iso(now),
+        "exit_code": int(result.code),
+        "timed_out": result.timed_out,
+        "counts": counts,
+        "operations": len(result.watched),
     }
 
 
