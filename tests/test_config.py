@@ -1,0 +1,183 @@
+"""Config loading: every error names the file, the profile and the key, never a secret."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from opwatch.config import find_config_path, load_config
+from opwatch.errors import ConfigError
+from opwatch.exitcodes import ExitCode
+
+CANARY = "canary-secret-3f9a"
+
+
+def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def config_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config = load_config(write(tmp_path, text), env or {})
+        for name in config.broken:
+            config.get(name)
+    assert caught.value.exit_code is ExitCode.CONFIG
+    return caught.value.message
+
+
+def test_a_full_config(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+default_profile: crowd
+profiles:
+  media:
+    provider: wesog
+    api_key: ${WESOG_API_KEY}
+  crowd:
+    provider: toloka
+    token: ${TOLOKA_TOKEN}
+    environment: sandbox
+    timeout: 30s
+  cdn:
+    provider: trafficops
+    url: https://to.example.net/
+    username: ops
+    password: ${TO_PASSWORD:-fallback}
+    api_version: 4.0
+    verify_tls: false
+""",
+        ),
+        {"WESOG_API_KEY": "w", "TOLOKA_TOKEN": "t"},
+    )
+    assert config.default_name() == "crowd"
+    media, crowd, cdn = config.profiles.values()
+    assert media.url == "https://api.wesog.com"
+    assert media.secrets["api_key"].reveal() == "w"
+    assert media.secret_hint("api_key") == "$WESOG_API_KEY"
+    assert crowd.url == "https://sandbox.toloka.dev"
+    assert crowd.timeout_s == 30.0
+    assert cdn.url == "https://to.example.net"
+    assert cdn.options == {"username": "ops", "api_version": "4.0"}
+    assert cdn.secrets["password"].reveal() == "fallback"
+    assert not cdn.verify_tls
+    assert CANARY not in repr(config)
+
+
+def test_the_only_profile_is_the_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "profiles: {m: {provider: wesog, api_key: k}}"), {})
+    assert config.default_name() == "m"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("profiles: [a, b", "is not valid YAML: expected ',' or ']'"),
+        ("- a\n- b\n", "the top level must be a mapping"),
+        ("profiles: {}\n", "defines no profiles"),
+        ("profile: {}\n", "unknown top-level key 'profile'"),
+        ("profiles: {m: {provider: wesgo, api_key: k}}", "profile 'm': 'provider' must be one of"),
+        ("profiles: {m: {provider: wesog, api_key: k, tken: x}}", "unknown key 'tken'"),
+        ("profiles: {m: {provider: wesog}}", "'api_key' is required for Wesog"),
+        ("profiles: {m: {provider: wesog, api_key: [1]}}", "'api_key' must be a string"),
+        ("profiles: {m: {provider: wesog, api_key: k, timeout: soon}}", "'timeout'"),
+        ("profiles: {m: {provider: wesog, api_key: k, verify_tls: maybe}}", "true or false"),
+        ("profiles: {m: {provider: wesog, api_key: k, url: ftp://x}}", "'url' must look like"),
+        ("profiles: {c: {provider: trafficops, username: u, password: p}}", "'url' is required"),
+        (
+            "profiles: {c: {provider: trafficops, url: 'https://x', username: u}}",
+            "needs 'username'",
+        ),
+        ("profiles: {c: {provider: toloka, token: t, environment: prod}}", "production, sandbox"),
+        ("profiles: {m: {provider: wesog, api_key: '${NOPE}'}}", "environment variable NOPE"),
+        (
+            "profiles: {m: {provider: wesog, api_key: k}}\ndefault_profile: x",
+            "'x' is not a profile",
+        ),
+    ],
+)
+def test_errors_name_the_file_profile_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    message = config_error(tmp_path, text)
+    assert expected in message
+    assert str(tmp_path / "config.yaml") in message
+
+
+def test_a_missing_variable_names_it_and_the_profile(tmp_path: Path) -> None:
+    message = config_error(tmp_path, "profiles: {crowd: {provider: toloka, token: '${TOKEN}'}}")
+    assert "profile 'crowd', key 'token': environment variable TOKEN is not set" in message
+
+
+def test_one_broken_profile_does_not_stop_the_others(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "profiles: {ok: {provider: wesog, api_key: k}, bad: {provider: toloka, token: '${X}'}}",
+        ),
+        {},
+    )
+    assert config.get("ok").secrets["api_key"].reveal() == "k"
+    with pytest.raises(ConfigError, match="environment variable X"):
+        config.get("bad")
+
+
+def test_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "profiles: {a: {provider: wesog, api_key: k}}"), {})
+    with pytest.raises(ConfigError, match=r"unknown profile 'b' \(profiles in .*: a\)"):
+        config.get("b")
+
+
+def test_yaml_errors_do_not_quote_the_file(tmp_path: Path) -> None:
+    message = config_error(tmp_path, f"profiles:\n  m:\n    api_key: {CANARY}\n   bad: [\n")
+    assert CANARY not in message
+    assert "line" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no config file at"):
+        load_config(tmp_path / "nope.yaml", {})
+
+
+def test_where_the_config_is_found(tmp_path: Path) -> None:
+    assert find_config_path("x.yaml", {"OPWATCH_CONFIG": "y.yaml"}) == Path("x.yaml")
+    assert find_config_path(None, {"OPWATCH_CONFIG": "y.yaml"}) == Path("y.yaml")
+    assert find_config_path(None, {"XDG_CONFIG_HOME": "/c"}) == Path("/c/opwatch/config.yaml")
+
+
+def test_a_world_readable_literal_secret_draws_a_warning(tmp_path: Path) -> None:
+    text = f"profiles: {{m: {{provider: wesog, api_key: {CANARY}}}}}"
+    config = load_config(write(tmp_path, text, mode=0o644), {})
+    assert len(config.warnings) == 1
+    assert "chmod 600" in config.warnings[0]
+    assert CANARY not in config.warnings[0]
+    assert load_config(write(tmp_path, text, mode=0o600), {}).warnings == ()
+    from_env = "profiles: {m: {provider: wesog, api_key: '${K}'}}"
+    assert load_config(write(tmp_path, from_env, mode=0o644), {"K": CANARY}).warnings == ()
+
+
+def test_a_secret_from_a_command(tmp_path: Path) -> None:
+    script = tmp_path / "helper.py"
+    script.write_text(f"print('{CANARY}')")
+    text = f"profiles: {{m: {{provider: wesog, api_key_command: [{sys.executable}, {script}]}}}}"
+    config = load_config(write(tmp_path, text), dict(os.environ))
+    assert config.get("m").secrets["api_key"].reveal() == CANARY
+
+
+def test_a_failing_secret_command_does_not_echo_its_output(tmp_path: Path) -> None:
+    script = tmp_path / "helper.py"
+    script.write_text(
+        f"import sys; print('{CANARY}'); print('{CANARY}', file=sys.stderr); sys.exit(3)"
+    )
+    text = f"profiles: {{m: {{provider: wesog, api_key_command: '{sys.executable} {script}'}}}}"
+    message = config_error(tmp_path, text, dict(os.environ))
+    assert "exited with status 3" in message
+    assert CANARY not in message
+
+
+def test_a_missing_secret_command(tmp_path: Path) -> None:
+    text = "profiles: {m: {provider: wesog, api_key_command: no-such-helper-xyz}}"
+    assert "command not found: no-such-helper-xyz" in config_error(tmp_path, text)
