@@ -20,11 +20,15 @@ def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
+def load_every_profile(path: Path, env: dict[str, str]) -> None:
+    config = load_config(path, env)
+    for name in config.broken:
+        config.get(name)
+
+
 def config_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as caught:
-        config = load_config(write(tmp_path, text), env or {})
-        for name in config.broken:
-            config.get(name)
+        load_every_profile(write(tmp_path, text), env or {})
     assert caught.value.exit_code is ExitCode.CONFIG
     return caught.value.message
 
