@@ -48,6 +48,10 @@ class Provider(ABC):
     def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """The failed items of `operation` (read again from the provider where needed)."""
 
+    def credential_in_use(self) -> str:
+        """The profile key of the credential this provider sends, for hints on a refusal."""
+        return self.credential_key
+
     def error_text(self, payload: Any) -> str | None:
         """The human message in one of this provider's error bodies, if it has one."""
         return None
@@ -56,19 +60,23 @@ class Provider(ABC):
         """Send one request; return a 2xx response or raise opwatch's error for what went wrong."""
         try:
             response = await self.client.request(method, url, **kwargs)
-        except httpx.TimeoutException:
-            raise ProviderError(
-                f"{self.label} at {self.profile.url} did not answer within "
-                f"{self.profile.timeout_s:g}s (profile '{self.profile.name}')"
-            ) from None
         except httpx.TransportError as exc:
-            raise ProviderError(
-                f"cannot reach {self.label} at {self.profile.url} (profile "
-                f"'{self.profile.name}'): {_transport_reason(exc)}"
-            ) from None
+            raise self.transport_error(exc) from None
         if response.is_success:
             return response
         raise self.http_error(response)
+
+    def transport_error(self, exc: httpx.TransportError) -> ProviderError:
+        """Translate a failure to talk at all: refused, timed out, cut off."""
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderError(
+                f"{self.label} at {self.profile.url} did not answer within "
+                f"{self.profile.timeout_s:g}s (profile '{self.profile.name}')"
+            )
+        return ProviderError(
+            f"cannot reach {self.label} at {self.profile.url} (profile "
+            f"'{self.profile.name}'): {_transport_reason(exc)}"
+        )
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         """GET `url` and decode its JSON body."""
@@ -94,7 +102,7 @@ class Provider(ABC):
             verb = "refused" if code == 401 else "not allowed to read this"
             return AuthError(
                 f"the {self.label} credentials of profile '{profile.name}' were {verb} "
-                f"({code}{said}); check {profile.secret_hint(self.credential_key)}"
+                f"({code}{said}); check {profile.secret_hint(self.credential_in_use())}"
             )
         if code == 404:
             return NotFound(f"{self.label} has no such operation (404{said})")

@@ -1,0 +1,180 @@
+"""Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}` and the operation's log."""
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import httpx
+
+from opwatch.errors import NotFound, ProviderError, UsageError
+from opwatch.model import Operation, OperationError, Progress, State
+from opwatch.providers.base import Provider, as_int, as_text, parse_timestamp
+from opwatch.providers.jsonstream import JSONStreamError, array_items
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_STATES = {
+    "PENDING": State.PENDING,
+    "RUNNING": State.RUNNING,
+    "SUCCESS": State.SUCCEEDED,
+    "FAIL": State.FAILED,
+}
+LOG_KEPT = "Toloka keeps an operation's log for one month"
+
+
+def auth_scheme(token: str) -> str:
+    """`ApiKey` or `OAuth`, told apart as Toloka's official client does: an API key has
+    exactly two dots and the first at index 22, 23 or 24."""
+    if token.count(".") == 2 and token.index(".") in (22, 23, 24):
+        return "ApiKey"
+    return "OAuth"
+
+
+def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
+    """Read one Toloka operation body into an Operation.
+
+    Times come without a zone and are UTC. `details` is free-form per type: counts are read
+    only when present (batch creations carry them; some bodies only `items_count`).
+    """
+    if not isinstance(payload, dict):
+        raise ProviderError(
+            f"Toloka answered a body opwatch cannot read: expected an operation object, "
+            f"got {type(payload).__name__}"
+        )
+    status = as_text(payload.get("status"))
+    state = _STATES.get(status or "", State.UNKNOWN)  # unknown words are tolerated, not fatal
+    details = _object(payload.get("details"))
+    total = as_int(details.get("total_count"))
+    if total is None:
+        total = as_int(details.get("items_count"))
+    good = as_int(details.get("success_count"))
+    failed = as_int(details.get("failed_count"))
+    not_valid = as_int(details.get("not_valid_count"))
+    bad = None if failed is None and not_valid is None else (failed or 0) + (not_valid or 0)
+    if state is State.SUCCEEDED and bad:
+        state = State.PARTIAL
+    done = good + bad if good is not None and bad is not None else None
+    percent = payload.get("progress")
+    percent_value = (
+        float(percent)
+        if isinstance(percent, int | float) and not isinstance(percent, bool)
+        else None
+    )
+    if percent_value is None and state.terminal:
+        percent_value = 100.0
+    identifier = payload.get("id")
+    return Operation(
+        provider="toloka",
+        id=str(identifier) if isinstance(identifier, str | int) else str(op_id),
+        state=state,
+        provider_status=status,
+        kind=as_text(payload.get("type")),
+        progress=Progress(percent=percent_value, done=done, total=total, good=good, bad=bad),
+        error_count=bad,
+        submitted_at=parse_timestamp(payload.get("submitted")),
+        started_at=parse_timestamp(payload.get("started")),
+        finished_at=parse_timestamp(payload.get("finished")),
+        raw=payload,
+    )
+
+
+def step_errors(step: Any, op_id: str) -> list[OperationError]:
+    """The error rows of one log step: none for a success, one per field of a validation
+    failure, one for any other failure (`POOL_OPEN`'s `EMPTY_POOL`)."""
+    if not isinstance(step, dict) or step.get("success") is not False:
+        return []
+    kind = as_text(step.get("type"))
+    given, output = _object(step.get("input")), _object(step.get("output"))
+    item = given.get("__item_idx", given.get("id"))
+    item_text = None if item is None or isinstance(item, dict | list) else str(item)
+    if "code" in output and not isinstance(output.get("code"), dict):
+        return [
+            OperationError(
+                provider="toloka",
+                id=op_id,
+                item=item_text,
+                code=as_text(output.get("code")),
+                step=kind,
+                message=as_text(output.get("message")),
+            )
+        ]
+    rows = [
+        # Validation steps map a field path to {code, message}; one step can carry several.
+        OperationError(
+            provider="toloka",
+            id=op_id,
+            item=item_text,
+            code=as_text(problem.get("code")),
+            field=str(path),
+            step=kind,
+            message=as_text(problem.get("message")),
+        )
+        for path, problem in output.items()
+        if isinstance(problem, dict)
+    ]
+    return rows or [OperationError(provider="toloka", id=op_id, item=item_text, step=kind)]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class TolokaProvider(Provider):
+    """Reads Toloka operations and their logs."""
+
+    name: ClassVar[str] = "toloka"
+    label: ClassVar[str] = "Toloka"
+    credential_key: ClassVar[str] = "token"
+
+    @staticmethod
+    def normalize_id(text: str) -> str:
+        """Toloka ids are UUIDs (24 hex digits in old examples); accept any plain token."""
+        cleaned = text.strip()
+        if not _ID.match(cleaned):
+            raise UsageError(
+                "a Toloka operation id looks like 1f0c9a2e-5f7b-4c1e-9a37-5e3b1c2d4f60"
+            )
+        return cleaned
+
+    async def fetch(self, op_id: str) -> Operation:
+        """One read of `GET /api/v1/operations/{op_id}`."""
+        payload = await self.get_json(f"/api/v1/operations/{op_id}", headers=self._auth())
+        return parse_operation(payload, op_id)
+
+    async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
+        """Error rows from `GET /api/v1/operations/{id}/log`, parsed as the bytes arrive."""
+        url = f"/api/v1/operations/{operation.id}/log"
+        try:
+            async with self.client.stream("GET", url, headers=self._auth()) as response:
+                if not response.is_success:
+                    await response.aread()
+                    error = self.http_error(response)
+                    if isinstance(error, NotFound):
+                        error = NotFound(
+                            f"the log of Toloka operation {operation.id} is gone ({LOG_KEPT}), "
+                            "or the operation does not exist (404)"
+                        )
+                    raise error
+                async for step in array_items(response.aiter_bytes()):
+                    for row in step_errors(step, operation.id):
+                        yield row
+        except JSONStreamError as exc:
+            raise ProviderError(
+                f"Toloka sent a log opwatch cannot read ({exc}) for operation {operation.id}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise self.transport_error(exc) from None
+
+    def error_text(self, payload: Any) -> str | None:
+        """`{"request_id", "code", "message"}`: `CODE: message`."""
+        if not isinstance(payload, dict):
+            return None
+        code, message = as_text(payload.get("code")), as_text(payload.get("message"))
+        return ": ".join(part for part in (code, message) if part) or None
+
+    def _auth(self) -> dict[str, str]:
+        token = self.profile.secrets["token"].reveal()
+        scheme = self.profile.options.get("auth_scheme") or auth_scheme(token)
+        return {"Authorization": f"{scheme} {token}"}
+
+
+PROVIDER = TolokaProvider

@@ -1,0 +1,126 @@
+"""Wesog, the media indexing API: `GET {url}/ops/{op_id}` with the `API-Key` header."""
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from opwatch.errors import ProviderError, UsageError
+from opwatch.model import Operation, OperationError, Progress, State
+from opwatch.providers.base import Provider, as_int, as_text, parse_timestamp
+
+_ID = re.compile(r"^\d+$")
+
+
+def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
+    """Read one Wesog operation body into an Operation.
+
+    The documentation is thin and contradicts itself, so every field may be null, missing or of
+    the wrong type: such a field reads as unknown (None), never as a crash or a made-up 0.
+    """
+    if not isinstance(payload, dict):
+        raise ProviderError(
+            f"Wesog answered a body opwatch cannot read: expected an operation object, "
+            f"got {type(payload).__name__}"
+        )
+    total, good, bad = (as_int(payload.get(k)) for k in ("num_total", "num_good", "num_bad"))
+    started = payload.get("is_started") is True
+    finished = payload.get("is_finished") is True
+    state, status = _state(started, finished, good, bad)
+    done = good + bad if good is not None and bad is not None else None
+    percent = None
+    if done is not None and total:
+        percent = min(100.0, 100.0 * done / total)
+    elif finished:
+        percent = 100.0
+    method, resource = as_text(payload.get("method")), as_text(payload.get("resource"))
+    kind = " ".join(word for word in (method, resource) if word) or None
+    idle_ms, exec_ms = as_int(payload.get("idle_ms")), as_int(payload.get("exec_ms"))
+    errors = payload.get("errors")
+    error_count = bad if bad is not None else (len(errors) if isinstance(errors, list) else None)
+    return Operation(
+        provider="wesog",
+        id=str(payload.get("id", op_id) if payload.get("id") is not None else op_id),
+        state=state,
+        provider_status=status,
+        kind=kind,
+        progress=Progress(percent=percent, done=done, total=total, good=good, bad=bad),
+        error_count=error_count,
+        submitted_at=parse_timestamp(payload.get("created_at")),
+        started_at=parse_timestamp(payload.get("started_at")),
+        finished_at=parse_timestamp(payload.get("finished_at")),
+        # idle_ms is created → started and exec_ms started → finished (seed 000).
+        queued_s=idle_ms / 1000 if idle_ms is not None else None,
+        elapsed_s=exec_ms / 1000 if exec_ms is not None and finished else None,
+        raw=payload,
+    )
+
+
+def _state(started: bool, finished: bool, good: int | None, bad: int | None) -> tuple[State, str]:
+    """The state rules of PROVIDERS.md; Wesog has no status word, so opwatch names one."""
+    if not started and not finished:
+        return State.PENDING, "not started"
+    if not finished:
+        return State.RUNNING, "started"
+    if bad is None:
+        return State.UNKNOWN, "finished, counts missing"
+    if bad == 0:
+        return State.SUCCEEDED, "finished"
+    if good:
+        return State.PARTIAL, "finished, some bad"
+    return State.FAILED, "finished, none good"
+
+
+class WesogProvider(Provider):
+    """Reads Wesog operations."""
+
+    name: ClassVar[str] = "wesog"
+    label: ClassVar[str] = "Wesog"
+    credential_key: ClassVar[str] = "api_key"
+
+    @staticmethod
+    def normalize_id(text: str) -> str:
+        """Wesog operation ids are integers."""
+        cleaned = text.strip()
+        if not _ID.match(cleaned):
+            raise UsageError("a Wesog operation id is a whole number, like 1842")
+        return str(int(cleaned))
+
+    async def fetch(self, op_id: str) -> Operation:
+        """One read of `GET /ops/{op_id}`."""
+        payload = await self.get_json(f"/ops/{op_id}", headers=self._auth())
+        return parse_operation(payload, op_id)
+
+    async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
+        """The operation's `errors[]`: the failed element ids (positions in the batch, most
+        likely; shown as given) with Wesog's reason."""
+        entries = operation.raw.get("errors") if isinstance(operation.raw, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            item = entry.get("id")
+            yield OperationError(
+                provider="wesog",
+                id=operation.id,
+                item=None if item is None else str(item),
+                message=as_text(entry.get("msg")),
+            )
+
+    def error_text(self, payload: Any) -> str | None:
+        """FastAPI-shaped bodies: `{"detail": "..."}` or, for 422, a list of `{loc, msg}`."""
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            parts = []
+            for entry in detail:
+                if isinstance(entry, dict):
+                    where = ".".join(str(p) for p in entry.get("loc") or [])
+                    parts.append(f"{where}: {entry.get('msg')}" if where else str(entry.get("msg")))
+            return "; ".join(parts) or None
+        return None
+
+    def _auth(self) -> dict[str, str]:
+        return {"API-Key": self.profile.secrets["api_key"].reveal()}
+
+
+PROVIDER = WesogProvider
