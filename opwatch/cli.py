@@ -19,7 +19,10 @@ from opwatch.commands.common import (
     VerboseOption,
     sigterm_as_interrupt,
 )
+from opwatch.commands.demo import demo
+from opwatch.commands.list_errors import list_errors_command
 from opwatch.commands.profiles import profiles
+from opwatch.commands.simulate import simulate
 from opwatch.commands.status import status
 from opwatch.commands.wait import wait
 
@@ -76,6 +79,9 @@ def main_options(
 
 app.command(epilog=EXIT_CODES)(status)
 app.command(epilog=EXIT_CODES)(wait)
+app.command("list-errors", epilog=EXIT_CODES)(list_errors_command)
+app.command()(demo)
+app.command()(simulate)
 app.command()(profiles)
 
 

@@ -1,0 +1,76 @@
+"""`opwatch demo`: the whole product against the built-in simulator, no account needed."""
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from opwatch.commands.common import Output, finish, make_runtime, options
+from opwatch.config import load_config
+from opwatch.exitcodes import ExitCode
+from opwatch.model import OpRef, State
+from opwatch.watch import WatchOptions
+
+NEXT_STEPS = """\
+Try next, against a simulator of your own:
+  opwatch simulate --write-config /tmp/sim.yaml > /tmp/refs.txt &
+  export OPWATCH_CONFIG=/tmp/sim.yaml
+  opwatch status - < /tmp/refs.txt
+  opwatch wait $(head -3 /tmp/refs.txt) --timeout 2m
+  opwatch wait - --json < /tmp/refs.txt | jq -r 'select(.state != "succeeded") | .ref'
+  opwatch list-errors $(sed -n 2p /tmp/refs.txt) --group
+Then point a profile at your own account: see config.example.yaml.
+"""
+
+
+def demo(
+    ctx: typer.Context,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.1, help="Run the simulated jobs N times faster.")
+    ] = 1.0,
+) -> None:
+    """Watch a mix of Wesog, Toloka and Traffic Ops jobs on the built-in simulator, then see
+    what failed. Needs no config and no network."""
+    runtime = make_runtime(options(ctx))
+
+    def run() -> ExitCode:
+        from opwatch.commands.list_errors import explain
+        from opwatch.commands.wait import run_wait
+        from opwatch.simulator import Simulator, demo_scenario
+
+        with Simulator(demo_scenario(), speed=speed) as sim, tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "config.yaml"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(sim.config_yaml())
+            cfg = load_config(path, runtime.env)
+            refs = [OpRef(*ref.split(":", 1)) for ref in sim.refs()]
+            print(
+                f"opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving on "
+                f"{sim.url}; watching {len(refs)} operations\n",
+                file=runtime.stderr,
+                flush=True,
+            )
+            watch = WatchOptions(timeout_s=max(30.0, 120.0 / speed))
+            code = run_wait(cfg, runtime, refs, watch, Output.TABLE)
+            unhappy = [ref for ref in refs if _unhappy(sim, ref)]
+            if unhappy:
+                print("\nWhat failed (opwatch list-errors --group):", file=runtime.stdout)
+                asyncio.run(explain(cfg, runtime, unhappy, Output.TABLE, limit=5, group=True))
+        print(f"\nThe wait ended with exit code {int(code)}.\n\n{NEXT_STEPS}", file=runtime.stdout)
+        return ExitCode.OK
+
+    finish(run, runtime)
+
+
+def _unhappy(sim: object, ref: OpRef) -> bool:
+    """Whether the simulator made `ref` fail or finish partial (its scenario says so)."""
+    from opwatch.simulator import Simulator
+
+    assert isinstance(sim, Simulator)
+    provider = {"media": "wesog", "crowd": "toloka", "cdn": "trafficops"}[ref.profile]
+    operation = sim.operation(provider, ref.id)
+    return operation is not None and operation.spec.final != State.SUCCEEDED.value

@@ -1,0 +1,96 @@
+"""What failed in an operation: its error rows, kept within bounds however many there are.
+
+A Toloka log can hold hundreds of thousands of steps, so rows are consumed as a stream: only the
+rows a table shows (`limit`) and the group counts are kept; JSON output takes every row through
+a callback as it arrives.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opwatch.errors import OpwatchError
+from opwatch.model import Operation, OperationError, OpRef
+from opwatch.session import Session
+
+EXAMPLES_PER_GROUP = 3
+
+GroupKey = tuple[str | None, str | None, str | None]
+"""(code, field, message): rows alike in these fold into one group."""
+
+
+@dataclass
+class Group:
+    """Identical errors folded together."""
+
+    code: str | None
+    field: str | None
+    message: str | None
+    count: int = 0
+    items: list[str] = dataclasses.field(default_factory=list)
+    """The first few items that had this error."""
+
+
+@dataclass
+class Listing:
+    """The errors of one operation."""
+
+    ref: OpRef
+    provider: str
+    operation: Operation | None = None
+    error: OpwatchError | None = None
+    """Why the operation or its errors could not be read."""
+    shown: list[OperationError] = dataclasses.field(default_factory=list)
+    """The first `limit` rows."""
+    total: int = 0
+    """Rows listed in all."""
+    groups: dict[GroupKey, Group] = dataclasses.field(default_factory=dict)
+
+    @property
+    def unlisted(self) -> int:
+        """Failed items the provider counts but does not list (Wesog's num_bad beyond errors[])."""
+        operation = self.operation
+        if operation is None or operation.error_count is None or operation.provider != "wesog":
+            return 0
+        return max(0, operation.error_count - self.total)
+
+    def sorted_groups(self) -> list[Group]:
+        """Groups, the most frequent first."""
+        return sorted(self.groups.values(), key=lambda g: (-g.count, g.code or "", g.field or ""))
+
+
+async def list_errors(
+    session: Session,
+    ref: OpRef,
+    *,
+    limit: int | None,
+    group: bool,
+    each: Callable[[OpRef, OperationError], None] | None = None,
+) -> Listing:
+    """Read `ref` and its failed items; keep `limit` rows (None: all) and, with `group`, the
+    group counts; pass every row to `each` as it arrives."""
+    provider = session.provider(ref.profile)
+    listing = Listing(ref, provider.name)
+    try:
+        listing.operation = await provider.fetch(ref.id)
+        async for row in provider.errors(listing.operation):
+            listing.total += 1
+            if each is not None:
+                each(ref, row)
+            if limit is None or len(listing.shown) < limit:
+                listing.shown.append(row)
+            if group:
+                _count(listing.groups, row)
+    except OpwatchError as exc:
+        listing.error = exc
+    return listing
+
+
+def _count(groups: dict[GroupKey, Group], row: OperationError) -> None:
+    key = (row.code, row.field, row.message)
+    found = groups.get(key)
+    if found is None:
+        found = groups[key] = Group(row.code, row.field, row.message)
+    found.count += 1
+    if row.item is not None and len(found.items) < EXAMPLES_PER_GROUP:
+        found.items.append(row.item)

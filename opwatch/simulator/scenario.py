@@ -1,0 +1,117 @@
+"""Scenarios: which operations (and faults) a simulator starts with."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opwatch.simulator.operations import OperationSpec
+
+
+@dataclass
+class Scenario:
+    """Operations to create at start, faults to switch on, and the clock's speed."""
+
+    operations: list[OperationSpec] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    speed: float | None = None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a YAML scenario: `{speed?, operations: [...], faults?: [...]}`.
+
+    Raises ValueError naming the file and the entry that is wrong.
+    """
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read scenario {path}: {exc.__class__.__name__}") from None
+    except yaml.YAMLError:
+        raise ValueError(f"scenario {path} is not valid YAML") from None
+    if not isinstance(document, dict) or not isinstance(document.get("operations"), list):
+        raise ValueError(f"scenario {path} must be a mapping with an 'operations' list")
+    operations = []
+    for index, entry in enumerate(document["operations"]):
+        if not isinstance(entry, dict):
+            raise ValueError(f"scenario {path}: operation {index + 1} must be a mapping")
+        try:
+            operations.append(OperationSpec.from_dict(entry))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"scenario {path}: operation {index + 1}: {exc}") from None
+    faults = document.get("faults") or []
+    if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
+        raise ValueError(f"scenario {path}: 'faults' must be a list of mappings")
+    speed = document.get("speed")
+    if speed is not None and (not isinstance(speed, int | float) or speed <= 0):
+        raise ValueError(f"scenario {path}: 'speed' must be a positive number")
+    return Scenario(operations, faults, speed)
+
+
+def default_scenario() -> Scenario:
+    """Every state of every provider, at any moment: finished ones already old, running ones
+    long, pending ones waiting, stuck ones forever, and an unknown status word each."""
+    ops: list[OperationSpec] = []
+    day = 86400.0
+    for provider, kinds in (
+        ("wesog", ("add image", "upd video", "del celebs")),
+        ("toloka", ("TASK_SUITE.BATCH_CREATE", "TASK.BATCH_CREATE", "POOL.OPEN")),
+        ("trafficops", ("acme_renew", "dnssec_refresh", "generic")),
+    ):
+        batch, other, pool = kinds
+        ops += [
+            OperationSpec(provider, kind=batch, duration_s=60, age_s=600, items=40),
+            OperationSpec(
+                provider, kind=batch, duration_s=60, age_s=600, items=40, fail_fraction=0.25
+            ),
+            OperationSpec(
+                provider,
+                kind=pool if provider == "toloka" else other,
+                duration_s=30,
+                age_s=600,
+                items=10,
+                outcome="failed",
+            ),
+            OperationSpec(provider, kind=batch, duration_s=day, items=1000, fail_fraction=0.1),
+            OperationSpec(provider, kind=other, duration_s=60, start_delay_s=day, items=10),
+            OperationSpec(provider, kind=batch, duration_s=60, items=10, outcome="stuck"),
+            OperationSpec(
+                provider,
+                kind=batch,
+                duration_s=10,
+                age_s=600,
+                items=5,
+                status_word="ARCHIVED" if provider != "wesog" else None,
+            ),
+        ]
+    return Scenario(operations=ops)
+
+
+def demo_scenario() -> Scenario:
+    """A curated mix for `opwatch demo`: about 15 seconds at speed 1, all three providers."""
+    return Scenario(
+        operations=[
+            OperationSpec("wesog", kind="add image", duration_s=8, items=120),
+            OperationSpec("wesog", kind="upd video", duration_s=10, items=80, fail_fraction=0.1),
+            OperationSpec(
+                "toloka",
+                kind="TASK_SUITE.BATCH_CREATE",
+                duration_s=12,
+                items=200,
+                fail_fraction=0.08,
+                start_delay_s=1,
+            ),
+            OperationSpec(
+                "toloka",
+                kind="POOL.OPEN",
+                duration_s=6,
+                items=1,
+                outcome="failed",
+                reports_progress=False,
+            ),
+            OperationSpec(
+                "trafficops", kind="acme_renew", duration_s=14, items=12, fail_fraction=0.17
+            ),
+            OperationSpec("trafficops", kind="dnssec_refresh", duration_s=5, items=6),
+        ]
+    )
