@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     import httpx
 
 
+PIPE_WIDTH = 160
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -52,6 +55,14 @@ class Runtime:
     def stdout_color(self) -> bool:
         """Whether tables on stdout may use colour: only on a terminal, and not with NO_COLOR."""
         return self.stdout_is_tty and not self.env.get("NO_COLOR")
+
+    @property
+    def stdout_width(self) -> int | None:
+        """Width for tables on stdout: the terminal's, or $COLUMNS, else wide enough that a
+        pipe or a file gets whole lines rather than folded ones."""
+        if self.stdout_is_tty or self.env.get("COLUMNS"):
+            return None
+        return PIPE_WIDTH
 
     def warn(self, message: str) -> None:
         """A warning for people, on stderr."""

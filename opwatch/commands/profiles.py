@@ -44,7 +44,9 @@ def profiles(
             from opwatch.render.console import make_console
             from opwatch.render.table import profiles_table
 
-            console = make_console(runtime.stdout, color=runtime.stdout_color)
+            console = make_console(
+                runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width
+            )
             console.print(profiles_table(records))
         return ExitCode.CONFIG if cfg.broken else ExitCode.OK
 

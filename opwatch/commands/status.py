@@ -93,7 +93,9 @@ async def _read_and_show(
         from opwatch.render.console import make_console
         from opwatch.render.table import status_table
 
-        console = make_console(runtime.stdout, color=runtime.stdout_color)
+        console = make_console(
+            runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width
+        )
         console.print(status_table(rows, runtime.now()))
     return combine(codes)
 

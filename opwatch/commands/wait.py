@@ -238,7 +238,7 @@ def _show_final(runtime: Runtime, watched: list[Watched], fmt: Output) -> None:
     from opwatch.render.console import make_console
     from opwatch.render.table import status_table
 
-    console = make_console(runtime.stdout, color=runtime.stdout_color)
+    console = make_console(runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width)
     console.print(status_table([item.reading for item in watched], now))
 
 

@@ -15,11 +15,11 @@ GITHUB_ANNOTATIONS = 50
 def errors_table(listings: list[Listing]) -> RenderableType:
     """One row per failed item, `… and N more` after each operation's shown rows."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", no_wrap=True)
-    table.add_column("ITEM", no_wrap=True)
-    table.add_column("FIELD", overflow="fold")
-    table.add_column("CODE", overflow="fold")
-    table.add_column("MESSAGE", overflow="fold", ratio=1)
+    table.add_column("REF", overflow="fold", min_width=8)
+    table.add_column("ITEM", overflow="fold", max_width=12)
+    table.add_column("FIELD", overflow="fold", max_width=24)
+    table.add_column("CODE", overflow="fold", max_width=22)
+    table.add_column("MESSAGE", overflow="fold", min_width=20)
     notes: list[Text] = []
     for listing in listings:
         ref = str(listing.ref)
@@ -35,12 +35,12 @@ def errors_table(listings: list[Listing]) -> RenderableType:
 def grouped_table(listings: list[Listing]) -> RenderableType:
     """Identical code+field+message folded into one row with a count, the most frequent first."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", no_wrap=True)
+    table.add_column("REF", overflow="fold", min_width=8)
     table.add_column("COUNT", justify="right", no_wrap=True)
-    table.add_column("FIELD", overflow="fold")
-    table.add_column("CODE", overflow="fold")
-    table.add_column("MESSAGE", overflow="fold", ratio=1)
-    table.add_column("ITEMS", overflow="fold")
+    table.add_column("FIELD", overflow="fold", max_width=24)
+    table.add_column("CODE", overflow="fold", max_width=22)
+    table.add_column("MESSAGE", overflow="fold", min_width=20)
+    table.add_column("ITEMS", overflow="fold", max_width=14)
     notes: list[Text] = []
     for listing in listings:
         for group in listing.sorted_groups():

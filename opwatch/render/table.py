@@ -58,13 +58,13 @@ def time_cell(operation: Operation, now: datetime) -> str:
 def status_table(readings: list[Reading], now: datetime) -> Table:
     """The table `opwatch status` prints."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", no_wrap=True)
-    table.add_column("KIND", overflow="fold")
-    table.add_column("STATE", no_wrap=True)
-    table.add_column("PROGRESS", no_wrap=True, justify="right")
-    table.add_column("ITEMS", no_wrap=True)
-    table.add_column("TIME", no_wrap=True)
-    table.add_column("NOTE", overflow="fold")
+    table.add_column("REF", overflow="fold", min_width=12)
+    table.add_column("KIND", overflow="fold", max_width=24)
+    table.add_column("STATE", no_wrap=True, min_width=9)
+    table.add_column("PROGRESS", no_wrap=True, justify="right", min_width=4)
+    table.add_column("ITEMS", overflow="fold", min_width=6)
+    table.add_column("TIME", overflow="fold", min_width=6)
+    table.add_column("NOTE", overflow="fold", min_width=12)
     for reading in readings:
         operation = reading.operation
         note = reading.error.message if reading.error else (operation and operation.message)
