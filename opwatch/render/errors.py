@@ -15,7 +15,7 @@ GITHUB_ANNOTATIONS = 50
 def errors_table(listings: list[Listing]) -> RenderableType:
     """One row per failed item, `… and N more` after each operation's shown rows."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", overflow="fold", min_width=8)
+    table.add_column("REF", no_wrap=True, overflow="fold", min_width=8)
     table.add_column("ITEM", overflow="fold", max_width=12)
     table.add_column("FIELD", overflow="fold", max_width=24)
     table.add_column("CODE", overflow="fold", max_width=22)
@@ -35,7 +35,7 @@ def errors_table(listings: list[Listing]) -> RenderableType:
 def grouped_table(listings: list[Listing]) -> RenderableType:
     """Identical code+field+message folded into one row with a count, the most frequent first."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", overflow="fold", min_width=8)
+    table.add_column("REF", no_wrap=True, overflow="fold", min_width=8)
     table.add_column("COUNT", justify="right", no_wrap=True)
     table.add_column("FIELD", overflow="fold", max_width=24)
     table.add_column("CODE", overflow="fold", max_width=22)

@@ -58,7 +58,7 @@ def time_cell(operation: Operation, now: datetime) -> str:
 def status_table(readings: list[Reading], now: datetime) -> Table:
     """The table `opwatch status` prints."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", overflow="fold", min_width=12)
+    table.add_column("REF", no_wrap=True, overflow="fold", min_width=12)
     table.add_column("KIND", overflow="fold", max_width=24)
     table.add_column("STATE", no_wrap=True, min_width=9)
     table.add_column("PROGRESS", no_wrap=True, justify="right", min_width=4)
