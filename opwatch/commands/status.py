@@ -64,6 +64,9 @@ def status(
 
         def judge(reading: Reading) -> ExitCode:
             _warn_unknown(runtime, reading)
+            if reading.error is not None:
+                # Errors go to stderr for people even with -q; the table and JSON carry them too.
+                print(f"opwatch: error: {reading.ref}: {reading.error}", file=runtime.stderr)
             return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
 
         return asyncio.run(_read_and_show(cfg, runtime, targets, fmt, judge))

@@ -87,8 +87,14 @@ class Simulator:
         speed: float | None = None,
         to_versions: Iterable[str] = TO_VERSIONS,
         session_ttl_s: float = 6 * 3600,
+        credentials: dict[str, str] | None = None,
     ) -> None:
         scenario = scenario or Scenario()
+        creds = credentials or {}
+        self.wesog_key = creds.get("wesog_key", WESOG_KEY)
+        self.toloka_token = creds.get("toloka_token", TOLOKA_TOKEN)
+        self.to_password = creds.get("to_password", TO_PASSWORD)
+        self.to_token = creds.get("to_token", TO_TOKEN)
         self.speed = speed or scenario.speed or 1.0
         self.to_versions = tuple(to_versions)
         self.session_ttl_s = session_ttl_s
@@ -188,10 +194,10 @@ class Simulator:
             "# Written by opwatch simulate: one profile per provider of the simulator.\n"
             "default_profile: crowd\n"
             "profiles:\n"
-            f"  media:\n    provider: wesog\n    url: {self.url}\n    api_key: {WESOG_KEY}\n"
-            f"  crowd:\n    provider: toloka\n    url: {self.url}\n    token: {TOLOKA_TOKEN}\n"
+            f"  media:\n    provider: wesog\n    url: {self.url}\n    api_key: {self.wesog_key}\n"
+            f"  crowd:\n    provider: toloka\n    url: {self.url}\n    token: {self.toloka_token}\n"
             f"  cdn:\n    provider: trafficops\n    url: {self.url}\n"
-            f"    username: {TO_USER}\n    password: {TO_PASSWORD}\n"
+            f"    username: {TO_USER}\n    password: {self.to_password}\n"
         )
 
     def stats(self) -> dict[str, Any]:
@@ -373,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _wesog(self, raw_id: str) -> None:
         sim = self.simulator
-        if self.headers.get("API-Key") != WESOG_KEY:
+        if self.headers.get("API-Key") != self.simulator.wesog_key:
             sim.count("wesog", None)
             self._json(401, {"detail": "Invalid or missing API key"})
             return
@@ -392,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, operation.wesog_body())
 
     def _wesog_list(self) -> None:
-        if self.headers.get("API-Key") != WESOG_KEY:
+        if self.headers.get("API-Key") != self.simulator.wesog_key:
             self._json(401, {"detail": "Invalid or missing API key"})
             return
         with self.simulator.lock:
@@ -406,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = header.partition(" ")
         # The official client sends ApiKey for keys shaped like one; accept any such key.
         api_key = scheme == "ApiKey" and token.count(".") == 2 and token.index(".") in (22, 23, 24)
-        if (scheme == "OAuth" and token == TOLOKA_TOKEN) or api_key:
+        if (scheme == "OAuth" and token == self.simulator.toloka_token) or api_key:
             return True
         self._json(401, _toloka_error("NOT_AUTHORIZED", "Authorization required"))
         return False
@@ -537,10 +543,10 @@ class _Handler(BaseHTTPRequestHandler):
         if rest == "user/login":
             ok = isinstance(given, dict) and (given.get("u"), given.get("p")) == (
                 TO_USER,
-                TO_PASSWORD,
+                sim.to_password,
             )
         else:
-            ok = isinstance(given, dict) and given.get("t") == TO_TOKEN
+            ok = isinstance(given, dict) and given.get("t") == sim.to_token
         if not ok:
             self._json(401, _to_alert("Invalid username or password."))
             return
