@@ -103,7 +103,7 @@ def test_5_unknown_profile(config: Path) -> None:
     ],
 )
 def test_6_auth(sim: Simulator, config: Path, key: str, ref: str, hint: str) -> None:
-    name, _, value = key.partition(": ")
+    name = key.partition(": ")[0]
     config.write_text(config.read_text().replace(key, f"{name}: wrong"))
     result = run_opwatch("status", ref)
     assert result.code == 6, result.stderr
