@@ -96,7 +96,7 @@ class LiveView:
 
     def _rows(self, items: list[Watched]) -> Table:
         table = Table(box=None, pad_edge=False, show_header=False, expand=False)
-        table.add_column("ref", no_wrap=True, overflow="ellipsis", max_width=40)
+        table.add_column("ref", no_wrap=True, overflow="ellipsis", max_width=44)
         table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=24, style="dim")
         table.add_column("bar", no_wrap=True, width=24)
         table.add_column("count", no_wrap=True, justify="right")
