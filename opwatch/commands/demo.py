@@ -1,6 +1,5 @@
 """`opwatch demo`: the whole product against the built-in simulator, no account needed."""
 
-import asyncio
 import os
 import tempfile
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 from opwatch.commands.common import Output, finish, make_runtime, options
 from opwatch.config import load_config
 from opwatch.exitcodes import ExitCode
-from opwatch.model import OpRef, State
+from opwatch.model import OpRef
 from opwatch.watch import WatchOptions
 
 NEXT_STEPS = """\
@@ -21,7 +20,7 @@ Try next, against a simulator of your own:
   opwatch status - < /tmp/refs.txt
   opwatch wait $(head -3 /tmp/refs.txt) --timeout 2m
   opwatch wait - --json < /tmp/refs.txt | jq -r 'select(.state != "succeeded") | .ref'
-  opwatch list-errors $(sed -n 2p /tmp/refs.txt) --group
+  opwatch list-errors $(grep crowd: /tmp/refs.txt | sed -n 2p) --group
 Then point a profile at your own account: see config.example.yaml.
 """
 
@@ -37,8 +36,7 @@ def demo(
     runtime = make_runtime(options(ctx))
 
     def run() -> ExitCode:
-        from opwatch.commands.list_errors import explain
-        from opwatch.commands.wait import run_wait
+        from opwatch.commands.wait import list_errors_of_unhappy, run_wait
         from opwatch.simulator import Simulator, demo_scenario
 
         with Simulator(demo_scenario(), speed=speed) as sim, tempfile.TemporaryDirectory() as tmp:
@@ -55,22 +53,12 @@ def demo(
                 flush=True,
             )
             watch = WatchOptions(timeout_s=max(30.0, 120.0 / speed))
-            code = run_wait(cfg, runtime, refs, watch, Output.TABLE)
-            unhappy = [ref for ref in refs if _unhappy(sim, ref)]
-            if unhappy:
-                print("\nWhat failed (opwatch list-errors --group):", file=runtime.stdout)
-                asyncio.run(explain(cfg, runtime, unhappy, Output.TABLE, limit=5, group=True))
-        print(f"\nThe wait ended with exit code {int(code)}.\n\n{NEXT_STEPS}", file=runtime.stdout)
+            result = run_wait(cfg, runtime, refs, watch, Output.TABLE)
+            list_errors_of_unhappy(cfg, runtime, result, Output.TABLE, limit=5)
+        print(
+            f"\nThe wait ended with exit code {int(result.code)}.\n\n{NEXT_STEPS}",
+            file=runtime.stdout,
+        )
         return ExitCode.OK
 
     finish(run, runtime)
-
-
-def _unhappy(sim: object, ref: OpRef) -> bool:
-    """Whether the simulator made `ref` fail or finish partial (its scenario says so)."""
-    from opwatch.simulator import Simulator
-
-    assert isinstance(sim, Simulator)
-    provider = {"media": "wesog", "crowd": "toloka", "cdn": "trafficops"}[ref.profile]
-    operation = sim.operation(provider, ref.id)
-    return operation is not None and operation.spec.final != State.SUCCEEDED.value

@@ -29,7 +29,7 @@ from opwatch.config import Config
 from opwatch.durations import format_duration, parse_duration
 from opwatch.errors import UsageError
 from opwatch.exitcodes import ExitCode
-from opwatch.model import OpRef
+from opwatch.model import OpRef, State
 from opwatch.render.json import event_record, line, reading_record, summary_record
 from opwatch.runtime import Runtime
 from opwatch.session import Session
@@ -41,6 +41,7 @@ from opwatch.watch import (
     Watched,
     Watcher,
     WatchOptions,
+    WatchResult,
 )
 
 
@@ -102,6 +103,12 @@ def wait(
             help="Transient faults in a row one operation may meet before it ends with code 7.",
         ),
     ] = DEFAULT_RETRIES,
+    errors: Annotated[
+        bool,
+        typer.Option(
+            "--errors", help="Afterwards, list the errors of the operations that did not succeed."
+        ),
+    ] = False,
     rate: Annotated[
         float,
         typer.Option(
@@ -138,20 +145,23 @@ def wait(
         )
         cfg = open_config(opts, runtime)
         targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
-        return run_wait(cfg, runtime, targets, watch_options, fmt)
+        result = run_wait(cfg, runtime, targets, watch_options, fmt)
+        if errors:
+            list_errors_of_unhappy(cfg, runtime, result, fmt)
+        return result.code
 
     finish(run, runtime)
 
 
 def run_wait(
     cfg: Config, runtime: Runtime, targets: list[OpRef], watch_options: WatchOptions, fmt: Output
-) -> ExitCode:
+) -> WatchResult:
     """Wait, show progress, print the final states; on Ctrl-C or SIGTERM print the last known."""
     holder: list[Watcher] = []
     terminated: list[bool] = []
     display: Display = Silent()
 
-    async def main() -> ExitCode:
+    async def main() -> WatchResult:
         nonlocal display
         task = asyncio.current_task()
         assert task is not None
@@ -185,7 +195,7 @@ def run_wait(
                 print(line(summary_record(result, runtime.now())), file=runtime.stdout, flush=True)
             else:
                 _show_final(runtime, result.watched, fmt)
-            return result.code
+            return result
 
     try:
         return asyncio.run(main())
@@ -197,6 +207,25 @@ def run_wait(
         if terminated:
             raise Terminated from None
         raise KeyboardInterrupt from None
+
+
+def list_errors_of_unhappy(
+    cfg: Config, runtime: Runtime, result: WatchResult, fmt: Output, *, limit: int = 50
+) -> None:
+    """`wait --errors`: the failed items of the operations that failed or ended partial.
+
+    A grouped table after the final table; with --json or -o events, error objects after the
+    operation lines (they have `item` and `code` keys where operations have `state`)."""
+    from opwatch.commands.list_errors import explain
+
+    unhappy = [item.ref for item in result.watched if item.state in (State.FAILED, State.PARTIAL)]
+    if not unhappy:
+        return
+    if fmt is Output.TABLE:
+        print("\nWhat failed (opwatch list-errors --group):", file=runtime.stdout)
+    table = fmt is Output.TABLE
+    chosen = Output.TABLE if table else Output.JSON
+    asyncio.run(explain(cfg, runtime, unhappy, chosen, limit=limit, group=table))
 
 
 def _display(runtime: Runtime, watched: list[Watched]) -> Display:
