@@ -32,7 +32,7 @@ def failing(sim: Simulator) -> dict[str, str]:
                 "fail_fraction": 0.34,
                 "age_s": 100,
             }
-        ),  # fmt: skip
+        ),
         "clean": sim.add_operation({"provider": "wesog", "items": 5, "age_s": 100}),
     }
 
@@ -88,9 +88,13 @@ def test_github_annotations_and_step_summary(
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     result = run_opwatch(
-        "list-errors", failing["toloka"], failing["wesog"], "-o", "github",
+        "list-errors",
+        failing["toloka"],
+        failing["wesog"],
+        "-o",
+        "github",
         env={"GITHUB_STEP_SUMMARY": str(summary)},
-    )  # fmt: skip
+    )
     assert result.code == 0
     lines = result.stdout.splitlines()
     assert all(line.startswith(("::error title=", "::notice title=")) for line in lines)
