@@ -49,7 +49,9 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     good = as_int(details.get("success_count"))
     failed = as_int(details.get("failed_count"))
     not_valid = as_int(details.get("not_valid_count"))
-    bad = None if failed is None and not_valid is None else (failed or 0) + (not_valid or 0)
+    # The counts overlap: the vendor's example has valid 0, not_valid 2 and failed 2 of total 2,
+    # so failed_count includes the items that did not validate. The larger one is the bad count.
+    bad = None if failed is None and not_valid is None else max(failed or 0, not_valid or 0)
     if state is State.SUCCEEDED and bad:
         state = State.PARTIAL
     done = good + bad if good is not None and bad is not None else None
