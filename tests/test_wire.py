@@ -90,7 +90,7 @@ def test_toloka_environments() -> None:
     assert cfg.get("s").url == "https://sandbox.toloka.dev"
 
 
-def login_ok(version: str = "5.0") -> httpx.Response:
+def login_ok() -> httpx.Response:
     return httpx.Response(
         200,
         json={"alerts": [{"text": "Successfully logged in.", "level": "success"}]},
