@@ -285,6 +285,10 @@ def _handler_for(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "opwatch-simulator"
+    # Headers and body in one send, and no Nagle: otherwise keep-alive replies wait ~40 ms for
+    # the client's delayed ACK, and a benchmark of thousands of requests crawls.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
     simulator: Simulator
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -551,7 +555,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, _to_alert("Invalid username or password."))
             return
         token = sim.new_session()
-        ttl = int(sim.session_ttl_s / sim.speed)
+        ttl = max(1, round(sim.session_ttl_s / sim.speed))
         self.send_response(200)
         payload = dumps({"alerts": [{"text": "Successfully logged in.", "level": "success"}]})
         self.send_header("Content-Type", "application/json")
