@@ -47,6 +47,12 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
+@pytest.fixture(scope="session")
+def scenario_refs(sim: Simulator) -> list[str]:
+    """The REFs of the default scenario, without those tests add later."""
+    return sim.refs()[: len(default_scenario().operations)]
+
+
 @pytest.fixture
 def config(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config pointing at the simulator, found through $OPWATCH_CONFIG."""

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from opwatch.simulator import Simulator
 from tests.e2e.conftest import OPWATCH, run_opwatch
 
 pytestmark = pytest.mark.e2e
@@ -18,11 +17,11 @@ EXPECTED_STATES = {
 }
 
 
-def test_every_state_of_every_provider(sim: Simulator, config: Path) -> None:
-    result = run_opwatch("status", "-", "-o", "json", stdin="\n".join(sim.refs()))
+def test_every_state_of_every_provider(scenario_refs: list[str], config: Path) -> None:
+    result = run_opwatch("status", "-", "-o", "json", stdin="\n".join(scenario_refs))
     assert result.code == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["ref"] for r in records] == sim.refs()  # REF order
+    assert [r["ref"] for r in records] == scenario_refs  # REF order
     seen: dict[str, set[str]] = {}
     for record in records:
         seen.setdefault(record["provider"], set()).add(record["state"])
@@ -32,8 +31,8 @@ def test_every_state_of_every_provider(sim: Simulator, config: Path) -> None:
     assert "does not know; it is shown as 'unknown'" in result.stderr
 
 
-def test_table_output(sim: Simulator, config: Path) -> None:
-    refs = sim.refs()
+def test_table_output(scenario_refs: list[str], config: Path) -> None:
+    refs = scenario_refs
     result = run_opwatch("status", *refs[:3])
     assert result.code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,8 +43,8 @@ def test_table_output(sim: Simulator, config: Path) -> None:
     assert "\x1b" not in result.stdout  # no colour codes into a pipe
 
 
-def test_json_through_jq(sim: Simulator, config: Path) -> None:
-    refs = sim.refs()
+def test_json_through_jq(scenario_refs: list[str], config: Path) -> None:
+    refs = scenario_refs
     status = run_opwatch("status", *refs, "--json")
     jq = subprocess.run(
         ["jq", "-e", "-s", 'map(select(.state == "failed")) | length == 3'],
@@ -68,17 +67,17 @@ def test_json_through_jq(sim: Simulator, config: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "code"), [(["--exit-status"], 3), (["--exit-status", "--allow-partial"], 3), ([], 0)]
 )
-def test_exit_status(sim: Simulator, config: Path, flags: list[str], code: int) -> None:
-    assert run_opwatch("status", *sim.refs(), *flags, "-q").code == code
+def test_exit_status(scenario_refs: list[str], config: Path, flags: list[str], code: int) -> None:
+    assert run_opwatch("status", *scenario_refs, *flags, "-q").code == code
 
 
-def test_exit_status_not_done_is_4(sim: Simulator, config: Path) -> None:
-    running = sim.refs()[3]  # a day-long job
+def test_exit_status_not_done_is_4(scenario_refs: list[str], config: Path) -> None:
+    running = scenario_refs[3]  # a day-long job
     assert run_opwatch("status", running, "--exit-status").code == 4
 
 
-def test_default_profile_and_location_ids(sim: Simulator, config: Path) -> None:
-    toloka_ref = next(r for r in sim.refs() if r.startswith("crowd:"))
+def test_default_profile_and_location_ids(scenario_refs: list[str], config: Path) -> None:
+    toloka_ref = next(r for r in scenario_refs if r.startswith("crowd:"))
     bare = toloka_ref.partition(":")[2]
     result = run_opwatch("status", bare, "--json")  # default_profile: crowd
     assert json.loads(result.stdout)["ref"] == toloka_ref
@@ -86,8 +85,8 @@ def test_default_profile_and_location_ids(sim: Simulator, config: Path) -> None:
     assert json.loads(result.stdout)["ref"] == "cdn:1"
 
 
-def test_closed_pipe_ends_quietly(sim: Simulator, config: Path) -> None:
-    refs = "\n".join(sim.refs() * 20)
+def test_closed_pipe_ends_quietly(scenario_refs: list[str], config: Path) -> None:
+    refs = "\n".join(scenario_refs * 20)
     done = subprocess.run(
         f"{OPWATCH} status - -o json | head -1",
         shell=True,
