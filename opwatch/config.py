@@ -5,9 +5,7 @@ Every error names the file, the profile and the key, and never shows a secret's 
 
 import os
 import re
-import shlex
 import stat
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +317,9 @@ def _secret(
 
 def _run_secret_command(command: object, env: Mapping[str, str], where: str) -> str:
     """Run a credential helper without a shell; its output is never echoed in errors."""
+    import shlex
+    import subprocess
+
     if isinstance(command, str):
         argv = shlex.split(_expand(command, env, where))
     elif isinstance(command, list) and all(isinstance(a, str) for a in command):

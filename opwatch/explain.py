@@ -8,10 +8,13 @@ a callback as it arrives.
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError
 from opwatch.model import Operation, OperationError, OpRef
-from opwatch.session import Session
+
+if TYPE_CHECKING:
+    from opwatch.session import Session
 
 EXAMPLES_PER_GROUP = 3
 
@@ -60,7 +63,7 @@ class Listing:
 
 
 async def list_errors(
-    session: Session,
+    session: "Session",
     ref: OpRef,
     *,
     limit: int | None,

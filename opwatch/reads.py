@@ -1,7 +1,7 @@
 """Single reads of operations, many at once, results kept in REF order."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 
 from opwatch.errors import OpwatchError
 from opwatch.model import OpRef, Reading
@@ -21,12 +21,18 @@ async def read_one(session: Session, ref: OpRef) -> Reading:
     return Reading(ref, provider.name, operation=operation)
 
 
-async def read_all(session: Session, refs: Iterable[OpRef]) -> AsyncIterator[Reading]:
+async def read_all(session: Session, refs: Iterable[OpRef]) -> AsyncGenerator[Reading, None]:
     """Read every REF, at most WINDOW at a time, yielding results in REF order."""
     pending: list[asyncio.Task[Reading]] = []
-    for ref in refs:
-        pending.append(asyncio.ensure_future(read_one(session, ref)))
-        if len(pending) >= WINDOW:
+    try:
+        for ref in refs:
+            pending.append(asyncio.ensure_future(read_one(session, ref)))
+            if len(pending) >= WINDOW:
+                yield await pending.pop(0)
+        while pending:
             yield await pending.pop(0)
-    for task in pending:
-        yield await task
+    finally:
+        # The caller stopped early (a closed pipe, Ctrl-C): no read may outlive the session.
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

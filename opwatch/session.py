@@ -51,7 +51,11 @@ class Session:
 
     def _client(self, profile: Profile) -> httpx.AsyncClient:
         verify: bool | str = profile.ca_bundle or profile.verify_tls
-        if not profile.verify_tls and profile.name not in self._warned_tls:
+        if profile.url.startswith("http://"):
+            # No TLS on a plain-HTTP profile (a local server, the simulator): skip building a
+            # certificate context, which costs about as much as importing httpx.
+            verify = False
+        if not profile.verify_tls and profile.name not in self._warned_tls:  # said once
             self._warned_tls.add(profile.name)
             self.runtime.warn(
                 f"profile '{profile.name}' does not verify TLS certificates (verify_tls: false)"

@@ -26,7 +26,6 @@ from opwatch.exitcodes import ExitCode, combine
 from opwatch.explain import Listing, list_errors
 from opwatch.model import OperationError, OpRef
 from opwatch.runtime import Runtime
-from opwatch.session import Session
 
 DEFAULT_LIMIT = 50
 
@@ -80,6 +79,7 @@ async def explain(
 ) -> ExitCode:
     """List the errors of `targets` in `fmt`; return the exit code. Also used by `wait --errors`."""
     from opwatch.render.json import error_record, line
+    from opwatch.session import Session  # httpx: imported when a command needs it
 
     def emit(ref: OpRef, row: OperationError) -> None:
         print(line(error_record(ref, row)), file=runtime.stdout)

@@ -1,6 +1,7 @@
 """`opwatch status`: one read of each operation, then exit."""
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Annotated
 
@@ -25,10 +26,8 @@ from opwatch.commands.common import (
 from opwatch.config import Config
 from opwatch.exitcodes import ExitCode, combine, reading_code
 from opwatch.model import OpRef, Reading, State
-from opwatch.reads import read_all
 from opwatch.render.json import line, reading_record
 from opwatch.runtime import Runtime
-from opwatch.session import Session
 
 
 def status(
@@ -82,10 +81,16 @@ async def _read_and_show(
     judge: Callable[[Reading], ExitCode],
 ) -> ExitCode:
     """Read every target; JSON lines go out as reads complete, the table once all are in."""
+    from opwatch.reads import read_all
+    from opwatch.session import Session  # httpx: imported when a command needs it
+
     codes: set[ExitCode] = set()
     rows: list[Reading] = []
-    async with Session(cfg, runtime) as session:
-        async for reading in read_all(session, targets):
+    async with (
+        Session(cfg, runtime) as session,
+        contextlib.aclosing(read_all(session, targets)) as readings,
+    ):
+        async for reading in readings:
             codes.add(judge(reading))
             if fmt is Output.JSON:
                 print(line(reading_record(reading, runtime.now())), file=runtime.stdout)

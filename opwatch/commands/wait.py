@@ -32,7 +32,6 @@ from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef, State
 from opwatch.render.json import event_record, line, reading_record, summary_record
 from opwatch.runtime import Runtime
-from opwatch.session import Session
 from opwatch.watch import (
     DEFAULT_RATE_PER_PROFILE,
     DEFAULT_RETRIES,
@@ -157,6 +156,8 @@ def run_wait(
     cfg: Config, runtime: Runtime, targets: list[OpRef], watch_options: WatchOptions, fmt: Output
 ) -> WatchResult:
     """Wait, show progress, print the final states; on Ctrl-C or SIGTERM print the last known."""
+    from opwatch.session import Session  # httpx: imported when a command needs it
+
     holder: list[Watcher] = []
     terminated: list[bool] = []
     display: Display = Silent()

@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -107,7 +108,7 @@ class Simulator:
         self.read_times: defaultdict[str, list[float]] = defaultdict(list)
         self._serial = itertools.count(1)
         self._numbers = {"wesog": itertools.count(1001), "trafficops": itertools.count(1)}
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         for spec in scenario.operations:
@@ -262,6 +263,15 @@ class Simulator:
                 return False
             self.sessions[token] = now + self.session_ttl_s / self.speed
             return True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-request is normal here (timeouts, Ctrl-C): no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def describe(sim: Simulator) -> str:
