@@ -4,6 +4,8 @@ Each subcommand lives in `opwatch.commands`; this module only wires them togethe
 is imported here: `opwatch status -o json` runs thousands of times a day in CI.
 """
 
+import io
+import sys
 from typing import Annotated
 
 import typer
@@ -87,5 +89,13 @@ app.command()(profiles)
 
 def main() -> None:
     """The console script."""
+    # Under a non-UTF-8 locale, a provider's message or a bar character must not crash the
+    # output: characters the stream cannot encode become '?'.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            stream.reconfigure(errors="replace")
     sigterm_as_interrupt()
     app(prog_name="opwatch")

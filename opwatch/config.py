@@ -274,13 +274,16 @@ def _parse_profile(
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(f"{where}: 'url' must look like https://host[:port] (got {url!r})")
 
+    ca_bundle = text("ca_bundle")
+    if ca_bundle is not None and not Path(ca_bundle).expanduser().is_file():
+        raise ConfigError(f"{where}: 'ca_bundle' {ca_bundle!r} is not a readable file")
     _check_credentials(provider, secrets, options, where)
     return Profile(
         name=name,
         provider=provider,
         url=url.rstrip("/"),
         verify_tls=_boolean(settings.get("verify_tls", True), env, f"{where}, key 'verify_tls'"),
-        ca_bundle=text("ca_bundle"),
+        ca_bundle=str(Path(ca_bundle).expanduser()) if ca_bundle else None,
         timeout_s=_timeout(settings.get("timeout"), env, where),
         options=options,
         secrets=secrets,
