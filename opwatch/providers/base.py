@@ -85,7 +85,8 @@ class Provider(ABC):
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of `response`, or a ProviderError that shows what came instead."""
         try:
-            return json.loads(response.content)
+            # NaN and Infinity are not JSON, though Python's parser takes them.
+            return json.loads(response.content, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError):
             raise ProviderError(
                 f"{self.label} at {self.profile.url} answered {response.status_code} with "
@@ -193,6 +194,10 @@ def as_int(value: object) -> int | None:
 def as_text(value: object) -> str | None:
     """A string field, or None when the provider sent something else."""
     return value if isinstance(value, str) else None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

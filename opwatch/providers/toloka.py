@@ -1,5 +1,6 @@
 """Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}` and the operation's log."""
 
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -56,12 +57,14 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
         state = State.PARTIAL
     done = good + bad if good is not None and bad is not None else None
     percent = payload.get("progress")
-    percent_value = (
-        float(percent)
-        if isinstance(percent, int | float) and not isinstance(percent, bool)
-        else None
-    )
-    if percent_value is None and state.terminal:
+    percent_value = None
+    if (
+        isinstance(percent, int | float)
+        and not isinstance(percent, bool)
+        and math.isfinite(percent)
+    ):
+        percent_value = min(100.0, max(0.0, float(percent)))
+    elif state.terminal:
         percent_value = 100.0
     identifier = payload.get("id")
     return Operation(

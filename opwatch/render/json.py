@@ -1,6 +1,7 @@
 """The JSON objects of SPEC.md: operations, failed reads and error rows, one per line."""
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -116,8 +117,27 @@ def summary_record(result: "WatchResult", now: datetime) -> dict[str, Any]:
 
 
 def line(record: dict[str, Any]) -> str:
-    """One JSON Lines line, without the newline."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    """One JSON Lines line, without the newline: strict JSON, which jq can read."""
+    try:
+        return _dumps(record)
+    except ValueError:  # NaN or Infinity somewhere, e.g. in a provider's raw body
+        return _dumps(_finite(record))
+
+
+def _dumps(record: Any) -> str:
+    return json.dumps(
+        record, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _seconds(value: float | None) -> float | None:
