@@ -1,0 +1,164 @@
+"""`opwatch wait` on thousands of operations across the three providers on one simulator.
+
+For 1,000 and then 10,000 operations whose durations spread from 1 to 60 s: wall time past the
+last operation's end, requests made, client CPU per request and client peak RSS, with the client
+a separate `opwatch wait` process. Then, at 10,000, the live view recorded into a file-backed
+console: its refresh CPU against the client's whole CPU.
+
+    uv run python bench/scale.py [--sizes 1000,10000] [--rate 1000]
+"""
+
+import argparse
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+OPWATCH = Path(sys.executable).parent / "opwatch"
+PROVIDERS = ("wesog", "toloka", "trafficops")
+LONGEST_S = 60.0
+
+
+class SimulatorProcess:
+    """`opwatch simulate` in its own process, so it does not share the client's CPU."""
+
+    def __init__(self, count: int, folder: Path) -> None:
+        scenario = folder / f"scenario-{count}.yaml"
+        operations = [
+            {
+                "provider": PROVIDERS[index % 3],
+                "duration_s": 1 + (LONGEST_S - 1) * index / max(1, count - 1),
+                "items": 100,
+                "fail_fraction": 0.0,
+            }
+            for index in range(count)
+        ]
+        scenario.write_text(yaml.safe_dump({"operations": operations}))
+        self.config = folder / f"config-{count}.yaml"
+        self.process = subprocess.Popen(
+            [str(OPWATCH), "simulate", "--port", "0", "--scenario", str(scenario),
+             "--write-config", str(self.config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        self.refs = [self.process.stdout.readline().strip() for _ in range(count)]
+        self.started = time.monotonic()  # the operations' clocks started just before
+        text = self.config.read_text()
+        self.url = next(line.split("url: ")[1] for line in text.splitlines() if "url: " in line)
+
+    def requests(self) -> int:
+        return int(httpx.get(f"{self.url}/_sim/stats").json()["requests"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def client_run(sim: SimulatorProcess, rate: float) -> dict[str, float]:
+    """One `opwatch wait` over every REF, as a separate process."""
+    before = sim.requests()
+    env = {**os.environ, "OPWATCH_CONFIG": str(sim.config)}
+    process = subprocess.Popen(
+        [str(OPWATCH), "wait", "-", "--json", "-q", "--rate", str(rate), "--timeout", "15m"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+    )  # fmt: skip
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write("\n".join(sim.refs))
+    process.stdin.close()
+    lines = process.stdout.readlines()
+    _, status, usage = os.wait4(process.pid, 0)
+    ended = time.monotonic()
+    code = os.waitstatus_to_exitcode(status)
+    requests = sim.requests() - before
+    cpu = usage.ru_utime + usage.ru_stime
+    done = sum('"terminal":true' in line for line in lines)
+    return {
+        "exit code": code,
+        "operations ended and seen": done,
+        "wall past the last end (s)": ended - (sim.started + LONGEST_S),
+        "requests": requests,
+        "client CPU (s)": cpu,
+        "client CPU per request (ms)": 1000 * cpu / max(1, requests),
+        "client peak RSS (MB)": usage.ru_maxrss / 1024,
+    }
+
+
+def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str, float]:
+    """The same wait in this process, with the live view drawn into a file-backed console."""
+    from opwatch.config import load_config
+    from opwatch.model import OpRef
+    from opwatch.render.console import make_console
+    from opwatch.render.live import LiveView
+    from opwatch.runtime import Runtime
+    from opwatch.session import Session
+    from opwatch.watch import Watcher, WatchOptions
+
+    runtime = Runtime(env={}, quiet=True)
+    config = load_config(sim.config, {})
+    refs = [OpRef(*ref.split(":", 1)) for ref in sim.refs]
+
+    async def main() -> tuple[float, float]:
+        async with Session(config, runtime) as session:
+            watcher = Watcher(session, refs, WatchOptions(timeout_s=900, rate_per_profile=rate),
+                              runtime)  # fmt: skip
+            with (folder / "live.txt").open("w") as screen:
+                console = make_console(screen, color=True, width=160, terminal=True)
+                view = LiveView(console, watcher.watched, transient=False)
+                began = time.process_time()
+                view.start()
+                await watcher.run()
+                view.stop()
+                return time.process_time() - began, view.refresh_seconds
+
+    cpu, refresh = asyncio.run(main())
+    return {
+        "client CPU (s)": cpu,
+        "live view refresh CPU (s)": refresh,
+        "refresh share of client CPU": refresh / cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--rate", type=float, default=1000.0, help="--rate per profile")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; opwatch wait --rate {args.rate:g} per profile\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for count in (int(size) for size in args.sizes.split(",")):
+            sim = SimulatorProcess(count, folder)
+            try:
+                figures = client_run(sim, args.rate)
+            finally:
+                sim.stop()
+            print(f"{count} operations, client as its own process")
+            for name, value in figures.items():
+                print(f"  {name:<32} {value:10.3f}" if isinstance(value, float) else
+                      f"  {name:<32} {value:10d}")  # fmt: skip
+            if count >= 10_000:
+                sim = SimulatorProcess(count, folder)
+                try:
+                    live = live_view_run(sim, args.rate, folder)
+                finally:
+                    sim.stop()
+                print(f"{count} operations, live view into a file-backed console")
+                for name, value in live.items():
+                    print(f"  {name:<32} {value:10.3f}")
+            print()
+    print("targets: every end detected; at 1,000: ≤ 0.5 ms CPU per request, ≤ 150 MB RSS;")
+    print("         at 10,000: ≤ 300 MB RSS, live view refresh < 10% of the client's CPU")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"(this benchmark process itself peaked at {usage.ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
