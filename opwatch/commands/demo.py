@@ -11,6 +11,7 @@ from opwatch.commands.common import Output, finish, make_runtime, options
 from opwatch.config import load_config
 from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef
+from opwatch.runtime import Runtime
 from opwatch.watch import WatchOptions
 
 NEXT_STEPS = """\
@@ -34,31 +35,32 @@ def demo(
     """Watch a mix of Wesog, Toloka and Traffic Ops jobs on the built-in simulator, then see
     what failed. Needs no config and no network."""
     runtime = make_runtime(options(ctx))
+    finish(lambda: run_demo(runtime, speed), runtime)
 
-    def run() -> ExitCode:
-        from opwatch.commands.wait import list_errors_of_unhappy, run_wait
-        from opwatch.simulator import Simulator, demo_scenario
 
-        with Simulator(demo_scenario(), speed=speed) as sim, tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "config.yaml"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(sim.config_yaml())
-            cfg = load_config(path, runtime.env)
-            refs = [OpRef(*ref.split(":", 1)) for ref in sim.refs()]
-            print(
-                f"opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving on "
-                f"{sim.url}; watching {len(refs)} operations\n",
-                file=runtime.stderr,
-                flush=True,
-            )
-            watch = WatchOptions(timeout_s=max(30.0, 120.0 / speed))
-            result = run_wait(cfg, runtime, refs, watch, Output.TABLE)
-            list_errors_of_unhappy(cfg, runtime, result, Output.TABLE, limit=5)
+def run_demo(runtime: Runtime, speed: float = 1.0) -> ExitCode:
+    """The demo itself, on whatever streams `runtime` holds (docs/record_demo.py records it)."""
+    from opwatch.commands.wait import list_errors_of_unhappy, run_wait
+    from opwatch.simulator import Simulator, demo_scenario
+
+    with Simulator(demo_scenario(), speed=speed) as sim, tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(sim.config_yaml())
+        cfg = load_config(path, runtime.env)
+        refs = [OpRef(*ref.split(":", 1)) for ref in sim.refs()]
         print(
-            f"\nThe wait ended with exit code {int(result.code)}.\n\n{NEXT_STEPS}",
-            file=runtime.stdout,
+            f"opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving on "
+            f"{sim.url}; watching {len(refs)} operations\n",
+            file=runtime.stderr,
+            flush=True,
         )
-        return ExitCode.OK
-
-    finish(run, runtime)
+        watch = WatchOptions(timeout_s=max(30.0, 120.0 / speed))
+        result = run_wait(cfg, runtime, refs, watch, Output.TABLE)
+        list_errors_of_unhappy(cfg, runtime, result, Output.TABLE, limit=5)
+    print(
+        f"\nThe wait ended with exit code {int(result.code)}.\n\n{NEXT_STEPS}",
+        file=runtime.stdout,
+    )
+    return ExitCode.OK

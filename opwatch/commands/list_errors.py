@@ -117,5 +117,10 @@ def _show(runtime: Runtime, listings: list[Listing], fmt: Output, group: bool) -
         return
     from opwatch.render.console import make_console
 
-    console = make_console(runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width)
+    console = make_console(
+        runtime.stdout,
+        color=runtime.stdout_color,
+        width=runtime.stdout_width,
+        terminal=runtime.stdout_is_tty or None,
+    )
     console.print(grouped_table(listings) if group else errors_table(listings))

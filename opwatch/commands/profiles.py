@@ -45,7 +45,10 @@ def profiles(
             from opwatch.render.table import profiles_table
 
             console = make_console(
-                runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width
+                runtime.stdout,
+                color=runtime.stdout_color,
+                width=runtime.stdout_width,
+                terminal=runtime.stdout_is_tty or None,
             )
             console.print(profiles_table(records))
         return ExitCode.CONFIG if cfg.broken else ExitCode.OK

@@ -102,7 +102,10 @@ async def _read_and_show(
         from opwatch.render.table import status_table
 
         console = make_console(
-            runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width
+            runtime.stdout,
+            color=runtime.stdout_color,
+            width=runtime.stdout_width,
+            terminal=runtime.stdout_is_tty or None,
         )
         console.print(status_table(rows, runtime.now()))
     return combine(codes)

@@ -268,7 +268,12 @@ def _show_final(runtime: Runtime, watched: list[Watched], fmt: Output) -> None:
     from opwatch.render.console import make_console
     from opwatch.render.table import status_table
 
-    console = make_console(runtime.stdout, color=runtime.stdout_color, width=runtime.stdout_width)
+    console = make_console(
+        runtime.stdout,
+        color=runtime.stdout_color,
+        width=runtime.stdout_width,
+        terminal=runtime.stdout_is_tty or None,
+    )
     console.print(status_table([item.reading for item in watched], now))
 
 

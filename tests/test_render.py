@@ -1,0 +1,124 @@
+"""Renderers printed into a fixed-width console and compared whole."""
+
+import io
+from datetime import UTC, datetime
+
+from rich.console import Console, RenderableType
+
+from opwatch.errors import NotFound
+from opwatch.explain import Group, Listing
+from opwatch.model import Operation, OperationError, OpRef, Progress, Reading, State
+from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
+from opwatch.render.table import status_table
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+REF = OpRef("crowd", "op1")
+
+
+def text(renderable: RenderableType, width: int = 100) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None, emoji=False)
+    console.print(renderable)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in output.splitlines()) + "\n"
+
+
+def row(item: str, field: str, code: str, message: str) -> OperationError:
+    return OperationError("toloka", "op1", item=item, code=code, field=field, message=message,
+                          step="TASK_VALIDATE")  # fmt: skip
+
+
+def listing() -> Listing:
+    rows = [
+        row("1", "input_values.image", "VALUE_REQUIRED", "Value must be present"),
+        row("4", "input_values.url", "INVALID_URL", "Value must be a valid URL"),
+    ]
+    return Listing(REF, "toloka", shown=rows, total=5)
+
+
+def test_errors_table() -> None:
+    assert text(errors_table([listing()])) == (
+        "REF        ITEM  FIELD               CODE            MESSAGE\n"
+        "crowd:op1  1     input_values.image  VALUE_REQUIRED  Value must be present\n"
+        "crowd:op1  4     input_values.url    INVALID_URL     Value must be a valid URL\n"
+        "crowd:op1                                            … and 3 more\n"
+    )
+
+
+def test_errors_table_notes() -> None:
+    clean = Listing(
+        OpRef("media", "7"),
+        "wesog",
+        operation=Operation("wesog", "7", State.PARTIAL, "x", error_count=3),
+        total=1,
+        shown=[OperationError("wesog", "7", item="2", message="Image too small")],
+    )
+    gone = Listing(OpRef("crowd", "old"), "toloka", error=NotFound("the log is gone"))
+    assert text(errors_table([clean, gone]), width=80) == (
+        "REF       ITEM  FIELD  CODE  MESSAGE\n"
+        "media:7   2                  Image too small\n"
+        "media:7: Wesog counts 2 more failed items than it lists\n"
+        "crowd:old: the log is gone\n"
+    )
+
+
+def test_grouped_table() -> None:
+    grouped = listing()
+    grouped.groups = {
+        ("VALUE_REQUIRED", "input_values.image", "Value must be present"): Group(
+            "VALUE_REQUIRED", "input_values.image", "Value must be present", 12, ["1", "2", "3"]
+        ),
+        ("INVALID_URL", "input_values.url", "bad"): Group(
+            "INVALID_URL", "input_values.url", "bad", 30, ["4"]
+        ),
+    }
+    assert text(grouped_table([grouped])) == (
+        "REF        COUNT  FIELD               CODE            MESSAGE                ITEMS\n"
+        "crowd:op1     30  input_values.url    INVALID_URL     bad                    4, …\n"
+        "crowd:op1     12  input_values.image  VALUE_REQUIRED  Value must be present  1, 2, 3, …\n"
+    )
+
+
+def test_github_lines_escape_and_summarise() -> None:
+    odd = Listing(REF, "toloka", shown=[row("9", "a,b", "X", "50% done\nthen: failed")], total=70)
+    lines = github_lines([odd])
+    assert lines == [
+        "::error title=crowd%3Aop1 item 9 a%2Cb [X]::50%25 done%0Athen: failed",
+        "::notice title=opwatch list-errors::opwatch: 70 failed items in 1 operations "
+        "(1 shown as annotations; run opwatch list-errors -o json for all)",
+    ]
+
+
+def test_markdown_summary() -> None:
+    assert markdown_summary([listing()]) == (
+        "### opwatch list-errors\n\n"
+        "| ref | item | field | code | message |\n"
+        "|---|---|---|---|---|\n"
+        "| crowd:op1 | 1 | input_values.image | VALUE_REQUIRED | Value must be present |\n"
+        "| crowd:op1 | 4 | input_values.url | INVALID_URL | Value must be a valid URL |\n"
+        "| crowd:op1 | | | | … and 3 more |\n\n"
+    )
+
+
+def test_status_table() -> None:
+    running = Operation(
+        "toloka", "op1", State.RUNNING, "RUNNING", kind="POOL.OPEN",
+        progress=Progress(percent=40.0, done=4, total=10, good=3, bad=1),
+        started_at=datetime(2026, 11, 23, 11, 58, 30, tzinfo=UTC),
+    )  # fmt: skip
+    done = Operation(
+        "trafficops", "2", State.PARTIAL, "SUCCEEDED", message="5 certs renewed, 2 errors.",
+        progress=Progress(percent=100.0, good=5, bad=2), elapsed_s=42.0,
+    )  # fmt: skip
+    readings = [
+        Reading(REF, "toloka", running),
+        Reading(OpRef("cdn", "2"), "trafficops", done),
+        Reading(OpRef("media", "9"), "wesog", error=NotFound("Wesog has no such operation (404)")),
+    ]
+    assert text(status_table(readings, NOW), width=120) == (
+        "REF           KIND       STATE      PROGRESS  ITEMS        TIME           NOTE\n"
+        "crowd:op1     POOL.OPEN  running    4/10 40%  3 ok, 1 bad  running 1m30s\n"
+        "cdn:2                    partial        100%  5 ok, 2 bad  took 42s       "
+        "5 certs renewed, 2 errors.\n"
+        "media:9                  error                                            "
+        "Wesog has no such operation (404)\n"
+    )
