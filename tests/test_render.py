@@ -122,3 +122,46 @@ def test_status_table() -> None:
         "media:9                  error                                            "
         "Wesog has no such operation (404)\n"
     )
+
+
+def watched(n: int, state: State, percent: float | None) -> "Watched":
+    from opwatch.watch import Watched
+
+    item = Watched(OpRef("crowd", f"op{n}"), "toloka")
+    item.operation = Operation(
+        "toloka", f"op{n}", state, state.value.upper(), progress=Progress(percent=percent)
+    )
+    item.finished = state.terminal
+    return item
+
+
+def live_text(items: list["Watched"], height: int) -> str:
+    from opwatch.render.live import LiveView
+
+    console = Console(file=io.StringIO(), width=100, height=height, color_system=None)
+    view = LiveView(console, items, transient=False)
+    return text(view.render())
+
+
+def test_live_view_shows_a_row_per_operation_when_they_fit() -> None:
+    frame = live_text([watched(1, State.RUNNING, 40.0), watched(2, State.SUCCEEDED, None)], 20)
+    lines = frame.splitlines()
+    assert lines[0].startswith("crowd:op1")
+    assert "running" in lines[0]
+    assert lines[1].startswith("✓ crowd:op2")
+    assert "succeeded" in lines[1]
+    assert lines[2].startswith("overall")
+    assert "1/2 done" in lines[2]
+
+
+def test_live_view_aggregates_when_crowded() -> None:
+    items = [watched(n, State.RUNNING, float(n)) for n in range(30)]
+    items += [watched(99, State.FAILED, None)]
+    frame = live_text(items, 12)
+    assert frame.splitlines()[0] == "failed: 1  running: 30"
+    assert "slowest:" in frame
+    assert "crowd:op0 " in frame  # the least advanced
+    assert "crowd:op29" not in frame
+    assert "failed:\n" in frame or "\nfailed:" in frame
+    assert "crowd:op99" in frame
+    assert "1/31 done" in frame
