@@ -9,7 +9,9 @@ from opwatch.errors import NotFound
 from opwatch.explain import Group, Listing
 from opwatch.model import Operation, OperationError, OpRef, Progress, Reading, State
 from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
+from opwatch.render.live import LiveView
 from opwatch.render.table import status_table
+from opwatch.watch import Watched
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 REF = OpRef("crowd", "op1")
@@ -124,9 +126,7 @@ def test_status_table() -> None:
     )
 
 
-def watched(n: int, state: State, percent: float | None) -> "Watched":
-    from opwatch.watch import Watched
-
+def watched(n: int, state: State, percent: float | None) -> Watched:
     item = Watched(OpRef("crowd", f"op{n}"), "toloka")
     item.operation = Operation(
         "toloka", f"op{n}", state, state.value.upper(), progress=Progress(percent=percent)
@@ -135,9 +135,7 @@ def watched(n: int, state: State, percent: float | None) -> "Watched":
     return item
 
 
-def live_text(items: list["Watched"], height: int) -> str:
-    from opwatch.render.live import LiveView
-
+def live_text(items: list[Watched], height: int) -> str:
     console = Console(file=io.StringIO(), width=100, height=height, color_system=None)
     view = LiveView(console, items, transient=False)
     return text(view.render())
