@@ -45,6 +45,15 @@ class Progress:
     bad: int | None = None
     """Items that failed."""
 
+    @property
+    def percent_done(self) -> float | None:
+        """The percent reported, else done of total as a percent, else None."""
+        if self.percent is not None:
+            return self.percent
+        if self.done is not None and self.total:
+            return 100.0 * self.done / self.total
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class OpRef:

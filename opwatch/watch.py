@@ -338,7 +338,7 @@ class Watcher:
             began = operation.started_at or operation.submitted_at
             if began is not None:
                 watched._age_at_first_read = max(0.0, (self.runtime.now() - began).total_seconds())
-        percent = _percent(operation)
+        percent = operation.progress.percent_done
         if percent is not None and operation.state is State.RUNNING:
             sample = (now, percent)
             if watched._first_sample is None:
@@ -386,12 +386,3 @@ class Watcher:
 
 def _terminal(watched: Watched) -> bool:
     return watched.operation is not None and watched.operation.terminal
-
-
-def _percent(operation: Operation) -> float | None:
-    progress = operation.progress
-    if progress.percent is not None:
-        return progress.percent
-    if progress.done is not None and progress.total:
-        return 100.0 * progress.done / progress.total
-    return None

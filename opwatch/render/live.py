@@ -33,12 +33,7 @@ def percent_of(watched: Watched) -> float | None:
         return None
     if operation.terminal:
         return 100.0
-    progress = operation.progress
-    if progress.percent is not None:
-        return progress.percent
-    if progress.done is not None and progress.total:
-        return 100.0 * progress.done / progress.total
-    return None
+    return operation.progress.percent_done
 
 
 def state_label(watched: Watched) -> Text:
