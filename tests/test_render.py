@@ -11,7 +11,7 @@ from opwatch.model import Operation, OperationError, OpRef, Progress, Reading, S
 from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
 from opwatch.render.live import LiveView
 from opwatch.render.table import status_table
-from opwatch.watch import Watched
+from opwatch.watch import Event, EventKind, Watched
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 REF = OpRef("crowd", "op1")
@@ -138,6 +138,9 @@ def watched(n: int, state: State, percent: float | None) -> Watched:
 def live_text(items: list[Watched], height: int) -> str:
     console = Console(file=io.StringIO(), width=100, height=height, color_system=None)
     view = LiveView(console, items, transient=False)
+    for item in items:  # the engine reports every read
+        kind = EventKind.DONE if item.finished else EventKind.UPDATE
+        view.event(Event(kind, item, NOW))
     return text(view.render())
 
 

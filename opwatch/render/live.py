@@ -3,6 +3,7 @@
 Both read the engine's `Watched` objects and never write them. stdout stays free for data.
 """
 
+import heapq
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +25,8 @@ HEARTBEAT_S = 60.0
 ROWS_RESERVED = 6
 """Lines of the screen kept for the header, the overall bar and the shell prompt."""
 SHOWN_IN_AGGREGATE = 5
+GLANCE_EVERY_S = 1.0
+_ENDED = frozenset({"succeeded", "partial", "failed", "error"})
 
 
 def percent_of(watched: Watched) -> float | None:
@@ -54,6 +57,10 @@ class LiveView:
         self.console = console
         self.watched = watched
         self.started = time.monotonic()
+        self._counts: Counter[str] = Counter({"reading": len(watched)})
+        self._labels: dict[int, str] = {}
+        self._glance: tuple[float, list[Watched], list[Watched]] = (-1.0, [], [])
+        """When the aggregate's slowest and failed lists were picked, and them."""
         self._live = _TimedLive(
             get_renderable=self.render,
             console=console,
@@ -72,16 +79,25 @@ class LiveView:
         self._live.start()
 
     def event(self, event: Event) -> None:
-        """The view refreshes on its own clock; events need no work here."""
+        """Keep the counts per state up to date, so a frame never walks every operation."""
+        watched = event.watched
+        key = id(watched)
+        label = _label(watched)
+        before = self._labels.get(key, "reading")
+        if label != before:
+            self._labels[key] = label
+            self._counts[before] -= 1
+            self._counts[label] += 1
 
     def stop(self) -> None:
         self._live.stop()
 
     def render(self) -> RenderableType:
-        """One frame."""
+        """One frame: a row per operation when they fit the screen, else an aggregate."""
+        finished = sum(n for label, n in self._counts.items() if label in _ENDED)
         fits = len(self.watched) <= max(1, self.console.size.height - ROWS_RESERVED)
         body = self._rows(self.watched) if fits else self._aggregate()
-        return Group(body, self._overall())
+        return Group(body, self._overall(finished))
 
     def _rows(self, items: list[Watched]) -> Table:
         table = Table(box=None, pad_edge=False, show_header=False, expand=False)
@@ -115,18 +131,10 @@ class LiveView:
         return table
 
     def _aggregate(self) -> RenderableType:
-        counts = Counter(
-            "error" if item.error else (item.state.value if item.state else "reading")
-            for item in self.watched
-        )
-        summary = Text("  ".join(f"{state}: {n}" for state, n in sorted(counts.items())))
-        unfinished = [item for item in self.watched if not item.finished]
-        slowest = sorted(unfinished, key=lambda item: percent_of(item) or 0.0)[:SHOWN_IN_AGGREGATE]
-        failed = [
-            item
-            for item in self.watched
-            if item.error or item.state in (State.FAILED, State.PARTIAL)
-        ][:SHOWN_IN_AGGREGATE]
+        """Counts per state, and the least advanced and the failed operations."""
+        counts = sorted((label, n) for label, n in self._counts.items() if n)
+        summary = Text("  ".join(f"{label}: {n}" for label, n in counts))
+        slowest, failed = self._pick()
         parts: list[RenderableType] = [summary]
         if slowest:
             parts += [Text("slowest:", style="bold"), self._rows(slowest)]
@@ -134,9 +142,24 @@ class LiveView:
             parts += [Text("failed:", style="bold red"), self._rows(failed)]
         return Group(*parts)
 
-    def _overall(self) -> RenderableType:
+    def _pick(self) -> tuple[list[Watched], list[Watched]]:
+        """The slowest and the failed operations, picked again at most once a second: a walk
+        over ten thousand operations is too dear for every frame."""
+        picked_at, slowest, failed = self._glance
+        now = time.monotonic()
+        if now - picked_at >= GLANCE_EVERY_S:
+            unfinished = (item for item in self.watched if not item.finished)
+            slowest = heapq.nsmallest(
+                SHOWN_IN_AGGREGATE, unfinished, key=lambda item: percent_of(item) or 0.0
+            )
+            failed = [
+                item for item in self.watched if _label(item) in ("error", "failed", "partial")
+            ][:SHOWN_IN_AGGREGATE]
+            self._glance = (now, slowest, failed)
+        return slowest, failed
+
+    def _overall(self, finished: int) -> RenderableType:
         total = len(self.watched)
-        finished = sum(1 for item in self.watched if item.finished or _terminal(item))
         line = Table.grid(padding=(0, 1))
         line.add_row(
             Text("overall", style="bold"),
@@ -242,5 +265,8 @@ def _eta(watched: Watched) -> str:
     return f"eta {format_duration(eta)}" if eta is not None else ""
 
 
-def _terminal(watched: Watched) -> bool:
-    return watched.operation is not None and watched.operation.terminal
+def _label(watched: Watched) -> str:
+    """The word a watched operation is counted under."""
+    if watched.error is not None:
+        return "error"
+    return watched.state.value if watched.state else "reading"
