@@ -28,8 +28,14 @@ def simulate(
         ),
     ] = None,
     speed: Annotated[
-        float, typer.Option("--speed", min=0.01, help="How much faster than real time jobs run.")
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            "--speed",
+            min=0.01,
+            help="How much faster than real time jobs run [default: the scenario's, else 1].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the simulator of all three providers in the foreground.
 

@@ -1,10 +1,18 @@
-"""Scenarios: which operations (and faults) a simulator starts with."""
+"""Scenarios: which operations (and faults) a simulator starts with, and how fast its clock runs.
+
+A scenario file is YAML: `{speed?: number, operations: [OperationSpec mapping, ...],
+faults?: [fault mapping, ...]}`. Operations of a scenario start their clocks when the simulator
+starts serving; `age_s` (or a negative `start_delay_s`) puts part of their life in the past.
+"""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opwatch.simulator.faults import Fault
 from opwatch.simulator.operations import OperationSpec
+
+_TOP_KEYS = ("speed", "operations", "faults")
 
 
 @dataclass
@@ -16,36 +24,57 @@ class Scenario:
     speed: float | None = None
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read a YAML scenario: `{speed?, operations: [...], faults?: [...]}`.
+def load_scenario(path: Path | str) -> Scenario:
+    """Read a YAML scenario file.
 
     Raises ValueError naming the file and the entry that is wrong.
     """
     import yaml
 
+    path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read scenario {path}: {exc.__class__.__name__}") from None
-    except yaml.YAMLError:
-        raise ValueError(f"scenario {path} is not valid YAML") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ValueError(f"cannot read scenario {path}: {reason}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"scenario {path} is not valid YAML{where}") from None
+    return scenario_from_dict(document, str(path))
+
+
+def scenario_from_dict(document: Any, source: str = "scenario") -> Scenario:
+    """Check and build a scenario from parsed YAML/JSON; ValueError messages name `source`."""
     if not isinstance(document, dict) or not isinstance(document.get("operations"), list):
-        raise ValueError(f"scenario {path} must be a mapping with an 'operations' list")
+        raise ValueError(f"{source} must be a mapping with an 'operations' list")
+    unknown = sorted(str(key) for key in document if key not in _TOP_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown key(s) {', '.join(unknown)} (known: {', '.join(_TOP_KEYS)})"
+        )
     operations = []
     for index, entry in enumerate(document["operations"]):
         if not isinstance(entry, dict):
-            raise ValueError(f"scenario {path}: operation {index + 1} must be a mapping")
+            raise ValueError(f"{source}: operation {index + 1} must be a mapping")
         try:
             operations.append(OperationSpec.from_dict(entry))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"scenario {path}: operation {index + 1}: {exc}") from None
+            raise ValueError(f"{source}: operation {index + 1}: {exc}") from None
     faults = document.get("faults") or []
-    if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
-        raise ValueError(f"scenario {path}: 'faults' must be a list of mappings")
+    if not isinstance(faults, list):
+        raise ValueError(f"{source}: 'faults' must be a list of mappings")
+    for index, entry in enumerate(faults):
+        try:
+            Fault.from_dict(entry)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: fault {index + 1}: {exc}") from None
     speed = document.get("speed")
-    if speed is not None and (not isinstance(speed, int | float) or speed <= 0):
-        raise ValueError(f"scenario {path}: 'speed' must be a positive number")
-    return Scenario(operations, faults, speed)
+    if speed is not None and (
+        isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0
+    ):
+        raise ValueError(f"{source}: 'speed' must be a positive number")
+    return Scenario(operations, [dict(f) for f in faults], None if speed is None else float(speed))
 
 
 def default_scenario() -> Scenario:
@@ -60,6 +89,7 @@ def default_scenario() -> Scenario:
     ):
         batch, other, pool = kinds
         ops += [
+            # succeeded, partial and failed, finished ten minutes before the start
             OperationSpec(provider, kind=batch, duration_s=60, age_s=600, items=40),
             OperationSpec(
                 provider, kind=batch, duration_s=60, age_s=600, items=40, fail_fraction=0.25
@@ -72,9 +102,11 @@ def default_scenario() -> Scenario:
                 items=10,
                 outcome="failed",
             ),
+            # running for a day, pending for a day, stuck forever
             OperationSpec(provider, kind=batch, duration_s=day, items=1000, fail_fraction=0.1),
             OperationSpec(provider, kind=other, duration_s=60, start_delay_s=day, items=10),
             OperationSpec(provider, kind=batch, duration_s=60, items=10, outcome="stuck"),
+            # an unknown final status word (Wesog has none: its finished one is plain)
             OperationSpec(
                 provider,
                 kind=batch,
@@ -84,6 +116,11 @@ def default_scenario() -> Scenario:
                 status_word="ARCHIVED" if provider != "wesog" else None,
             ),
         ]
+    ops += [
+        # Toloka running without progress, and one whose log is gone (older than a month)
+        OperationSpec("toloka", kind="POOL.CLOSE", duration_s=day, reports_progress=False),
+        OperationSpec("toloka", items=20, fail_fraction=0.5, age_days=40),
+    ]
     return Scenario(operations=ops)
 
 
