@@ -204,7 +204,7 @@ def run_wait(
         display.stop()
         if holder:
             runtime.warn("stopped; the last known states follow")
-            _show_final(runtime, holder[0].watched, Output.JSON if fmt is Output.JSON else fmt)
+            _show_final(runtime, holder[0].watched, fmt)
         if terminated:
             raise Terminated from None
         raise KeyboardInterrupt from None
