@@ -1,17 +1,18 @@
 """One HTTP client per profile, shared by every operation of that profile during a run."""
 
-import time
-from collections.abc import Callable
+import ssl
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
 
 import httpx
 
 from opwatch.config import Config, Profile
+from opwatch.http import Http
 from opwatch.providers import provider_class
 from opwatch.providers.base import Provider
 from opwatch.runtime import Runtime
+from opwatch.transport import Transport
 
 MAX_CONNECTIONS_PER_PROFILE = 8
 USER_AGENT = "opwatch"
@@ -49,46 +50,60 @@ class Session:
             self._providers[profile_name] = found
         return found
 
-    def _client(self, profile: Profile) -> httpx.AsyncClient:
-        verify: bool | str = profile.ca_bundle or profile.verify_tls
-        if profile.url.startswith("http://"):
-            # No TLS on a plain-HTTP profile (a local server, the simulator): skip building a
-            # certificate context, which costs about as much as importing httpx.
-            verify = False
+    def _client(self, profile: Profile) -> Http:
         if not profile.verify_tls and profile.name not in self._warned_tls:  # said once
             self._warned_tls.add(profile.name)
             self.runtime.warn(
                 f"profile '{profile.name}' does not verify TLS certificates (verify_tls: false)"
             )
-        hooks: dict[str, list[Callable[..., Any]]] = {
-            "request": [self._log_request],
-            "response": [self._log_response],
-        }
-        return httpx.AsyncClient(
-            base_url=profile.url,
-            timeout=profile.timeout_s,
-            verify=verify,
-            transport=self.runtime.transport,
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS_PER_PROFILE,
-                max_keepalive_connections=MAX_CONNECTIONS_PER_PROFILE,
-            ),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            event_hooks=hooks if self.runtime.verbose else None,
-            # Redirects are not followed: a redirect to another host must never carry
-            # the API-Key header or the session cookies.
-            follow_redirects=False,
-            trust_env=True,
+        return Http(
+            profile.url,
+            self.runtime.transport or _transport(profile, self.runtime.env),
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            timeout_s=profile.timeout_s,
+            log=self.runtime.log if self.runtime.verbose else None,
         )
 
-    async def _log_request(self, request: httpx.Request) -> None:
-        request.extensions["opwatch_started"] = time.perf_counter()
 
-    async def _log_response(self, response: httpx.Response) -> None:
-        request = response.request
-        started = request.extensions.get("opwatch_started", time.perf_counter())
-        took = (time.perf_counter() - started) * 1000
-        # Only the method, the URL and the status: headers and bodies carry credentials.
-        self.runtime.log(
-            f"{request.method} {request.url} -> {response.status_code} ({took:.0f} ms)"
+def _transport(profile: Profile, env: Mapping[str, str]) -> httpx.AsyncBaseTransport:
+    """opwatch's lean transport, or httpx's own when a proxy variable covers the profile's URL."""
+    # No TLS context for a plain-HTTP profile (a local server, the simulator): building one
+    # costs about as much as importing httpx.
+    tls = None if profile.url.startswith("http://") else _tls_context(profile)
+    proxy = proxy_for(httpx.URL(profile.url), env)
+    if proxy:
+        return httpx.AsyncHTTPTransport(
+            proxy=proxy,
+            verify=tls or True,
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS_PER_PROFILE),
         )
+    return Transport(ssl_context=tls, max_connections=MAX_CONNECTIONS_PER_PROFILE)
+
+
+def proxy_for(url: httpx.URL, env: Mapping[str, str]) -> str | None:
+    """The proxy that `http_proxy`, `https_proxy` or `all_proxy` names for `url` (lower case
+    first, as curl reads them), unless a `no_proxy` entry matches its host or is `*`."""
+
+    def variable(name: str) -> str:
+        return env.get(name) or env.get(name.upper()) or ""
+
+    proxy = variable(f"{url.scheme}_proxy") or variable("all_proxy")
+    if not proxy:
+        return None
+    host = url.host.lower()
+    for entry in variable("no_proxy").split(","):
+        exempt = entry.strip().lstrip("*.").lower()
+        if entry.strip() == "*" or (exempt and (host == exempt or host.endswith("." + exempt))):
+            return None
+    return proxy
+
+
+def _tls_context(profile: Profile) -> ssl.SSLContext:
+    """Certificates checked against `ca_bundle`, else as httpx does (certifi, SSL_CERT_FILE)."""
+    if profile.ca_bundle:
+        return ssl.create_default_context(cafile=profile.ca_bundle)
+    return httpx.create_ssl_context(verify=profile.verify_tls)

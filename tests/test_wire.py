@@ -33,27 +33,29 @@ def config(**extra: dict[str, Any]) -> Config:
     return parse_config({"profiles": profiles}, Path("test.yaml"), {})
 
 
-def call(cfg: Config, profile: str, action: Any) -> Any:
+def call(mock: respx.MockRouter, cfg: Config, profile: str, action: Any) -> Any:
+    """Run `action` on the provider of `profile`, every request answered by `mock`'s routes."""
+    runtime = Runtime(env={}, transport=httpx.MockTransport(mock.async_handler))
+
     async def main() -> Any:
-        async with Session(cfg, Runtime(env={})) as session:
+        async with Session(cfg, runtime) as session:
             return await action(session.provider(profile))
 
     return asyncio.run(main())
 
 
-def fetch(cfg: Config, profile: str, op_id: str) -> Any:
-    return call(cfg, profile, lambda p: p.fetch(op_id))
+def fetch(mock: respx.MockRouter, cfg: Config, profile: str, op_id: str) -> Any:
+    return call(mock, cfg, profile, lambda p: p.fetch(op_id))
 
 
 @pytest.fixture
-def mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
+def mock() -> respx.MockRouter:
+    return respx.MockRouter(assert_all_called=False)
 
 
 def test_wesog_sends_the_api_key(mock: respx.MockRouter) -> None:
     route = mock.get("https://w.test/ops/7").respond(json={"is_started": False})
-    assert fetch(config(), "media", "7").state is State.PENDING
+    assert fetch(mock, config(), "media", "7").state is State.PENDING
     assert route.calls.last.request.headers["API-Key"] == "wk"
     assert "Authorization" not in route.calls.last.request.headers
 
@@ -71,7 +73,7 @@ def test_toloka_auth_header(
     route = mock.get("https://t.test/api/v1/operations/abc").respond(
         json={"id": "abc", "status": "RUNNING"}
     )
-    fetch(config(other=settings), "other", "abc")
+    fetch(mock, config(other=settings), "other", "abc")
     assert route.calls.last.request.headers["Authorization"] == f"{scheme} {token}"
 
 
@@ -106,7 +108,7 @@ def test_trafficops_logs_in_then_sends_the_cookie(mock: respx.MockRouter) -> Non
     status = mock.get("https://to.test/api/5.0/async_status/3").respond(
         json={"response": {"id": 3, "status": "PENDING", "start_time": "2021-02-18T17:13:56Z"}}
     )
-    assert fetch(config(), "cdn", "3").state is State.RUNNING
+    assert fetch(mock, config(), "cdn", "3").state is State.RUNNING
     assert json.loads(login.calls.last.request.content) == {"u": "ops", "p": "pw"}
     cookie = status.calls.last.request.headers["Cookie"]
     assert "mojolicious=s1" in cookie
@@ -119,7 +121,7 @@ def test_trafficops_version_fallback_on_501(mock: respx.MockRouter) -> None:
     status = mock.get("https://to.test/api/4.0/async_status/3").respond(
         json={"response": {"id": 3, "status": "SUCCEEDED", "message": "done"}}
     )
-    assert fetch(config(), "cdn", "3").state is State.SUCCEEDED
+    assert fetch(mock, config(), "cdn", "3").state is State.SUCCEEDED
     assert status.called
 
 
@@ -131,7 +133,7 @@ def test_trafficops_logs_in_again_once_on_401(mock: respx.MockRouter) -> None:
             httpx.Response(200, json={"response": {"id": 3, "status": "PENDING"}}),
         ]
     )
-    assert fetch(config(), "cdn", "3").state is State.RUNNING
+    assert fetch(mock, config(), "cdn", "3").state is State.RUNNING
     assert login.call_count == 2
     assert status.call_count == 2
 
@@ -145,7 +147,7 @@ def test_trafficops_many_reads_share_one_login(mock: respx.MockRouter) -> None:
     async def many(provider: Provider) -> list[Any]:
         return await asyncio.gather(*(provider.fetch(str(n)) for n in range(20)))
 
-    call(config(), "cdn", many)
+    call(mock, config(), "cdn", many)
     assert login.call_count == 1
 
 
@@ -154,7 +156,7 @@ def test_trafficops_refused_login(mock: respx.MockRouter) -> None:
         401, json={"alerts": [{"text": "Invalid username or password.", "level": "error"}]}
     )
     with pytest.raises(AuthError) as caught:
-        fetch(config(), "cdn", "3")
+        fetch(mock, config(), "cdn", "3")
     assert "refused the login of user 'ops' for profile 'cdn'" in caught.value.message
     assert "Invalid username or password." in caught.value.message
     assert "pw" not in caught.value.message.replace("password", "")
@@ -166,7 +168,7 @@ def test_trafficops_token_login(mock: respx.MockRouter) -> None:
         json={"response": {"id": 3, "status": "PENDING"}}
     )
     settings = {"provider": "trafficops", "url": "https://to.test", "token": "tt"}
-    fetch(config(tok=settings), "tok", "3")
+    fetch(mock, config(tok=settings), "tok", "3")
     assert json.loads(login.calls.last.request.content) == {"t": "tt"}
 
 
@@ -192,7 +194,7 @@ def test_http_errors(
 ) -> None:
     mock.get("https://w.test/ops/7").respond(status, json=body, headers={"Retry-After": "7"})
     with pytest.raises(error) as caught:
-        fetch(config(), "media", "7")
+        fetch(mock, config(), "media", "7")
     assert caught.value.exit_code is code
     assert text in caught.value.message
 
@@ -202,7 +204,7 @@ def test_429_carries_retry_after(mock: respx.MockRouter) -> None:
         429, json={"code": "TOO_MANY_REQUESTS", "message": "slow"}, headers={"Retry-After": "3"}
     )
     with pytest.raises(ProviderError) as caught:
-        fetch(config(), "crowd", "x")
+        fetch(mock, config(), "crowd", "x")
     assert caught.value.retry_after == 3.0
     assert caught.value.transient
     assert "TOO_MANY_REQUESTS: slow" in caught.value.message
@@ -221,7 +223,7 @@ def test_garbage_bodies(mock: respx.MockRouter, content: bytes, kind: str, text:
         200, content=content, headers={"Content-Type": kind}
     )
     with pytest.raises(ProviderError) as caught:
-        fetch(config(), "crowd", "x")
+        fetch(mock, config(), "crowd", "x")
     assert text in caught.value.message
 
 
@@ -232,7 +234,7 @@ def test_connection_errors(mock: respx.MockRouter) -> None:
     messages = []
     for op_id in "123":
         with pytest.raises(ProviderError) as caught:
-            fetch(config(), "media", op_id)
+            fetch(mock, config(), "media", op_id)
         assert caught.value.transient
         messages.append(caught.value.message)
     assert "connection refused" in messages[0]
@@ -244,7 +246,7 @@ def test_a_redirect_to_another_host_is_not_followed(mock: respx.MockRouter) -> N
     mock.get("https://w.test/ops/7").respond(302, headers={"Location": "https://evil.test/x"})
     evil = mock.get("https://evil.test/x").respond(json={})
     with pytest.raises(ProviderError, match="answered 302"):
-        fetch(config(), "media", "7")
+        fetch(mock, config(), "media", "7")
     assert not evil.called  # the API-Key never leaves for another host
 
 
@@ -285,7 +287,7 @@ def test_toloka_log_of_200000_steps_streams(mock: respx.MockRouter) -> None:
             last = row.item
         return total, first, last
 
-    assert call(config(), "crowd", count) == (20_000, "3", "199993")
+    assert call(mock, config(), "crowd", count) == (20_000, "3", "199993")
 
 
 def test_toloka_log_gone(mock: respx.MockRouter) -> None:
@@ -298,7 +300,7 @@ def test_toloka_log_gone(mock: respx.MockRouter) -> None:
         return [r async for r in provider.errors(Operation("toloka", "x", State.FAILED, "FAIL"))]
 
     with pytest.raises(NotFound, match="one month"):
-        call(config(), "crowd", rows)
+        call(mock, config(), "crowd", rows)
 
 
 def test_verify_tls_false_warns_once(capsys: pytest.CaptureFixture[str]) -> None:

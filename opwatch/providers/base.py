@@ -16,6 +16,7 @@ import httpx
 
 from opwatch.config import Profile
 from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError
+from opwatch.http import Http
 from opwatch.model import Operation, OperationError
 
 EXCERPT_CHARS = 80
@@ -31,7 +32,7 @@ class Provider(ABC):
     credential_key: ClassVar[str]
     """The profile key whose credential a 401/403 points the user at."""
 
-    def __init__(self, profile: Profile, client: httpx.AsyncClient) -> None:
+    def __init__(self, profile: Profile, client: Http) -> None:
         self.profile = profile
         self.client = client
 

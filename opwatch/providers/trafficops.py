@@ -9,6 +9,7 @@ import httpx
 
 from opwatch.config import TRAFFICOPS_VERSIONS, Profile
 from opwatch.errors import AuthError, ProviderError, UsageError
+from opwatch.http import Http
 from opwatch.model import Operation, OperationError, Progress, State
 from opwatch.providers.base import Provider, as_text, parse_timestamp
 
@@ -74,7 +75,7 @@ class TrafficOpsProvider(Provider):
     label: ClassVar[str] = "Traffic Ops"
     credential_key: ClassVar[str] = "password"
 
-    def __init__(self, profile: Profile, client: httpx.AsyncClient) -> None:
+    def __init__(self, profile: Profile, client: Http) -> None:
         super().__init__(profile, client)
         pinned = profile.options.get("api_version")
         self._versions = (pinned,) if pinned else TRAFFICOPS_VERSIONS
