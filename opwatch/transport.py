@@ -21,6 +21,8 @@ import httpx
 MAX_HEAD_BYTES = 64 * 1024
 """The longest status line plus headers accepted, as h11 does."""
 READ_CHUNK_BYTES = 64 * 1024
+WHOLE_BODY_BYTES = 64 * 1024
+"""Bodies up to this size are read with the head; longer ones stream as the caller reads."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Framing = Literal["none", "length", "chunked", "close"]
@@ -165,46 +167,55 @@ class _Connection:
         pool: _Pool,
         timeouts: dict[str, float | None],
     ) -> httpx.Response:
-        """Send `message` and read the reply's head; the body streams from the returned response."""
+        """Send `message` and read the reply: a small body whole, a larger one as it streams.
+
+        One deadline, the read timeout, covers sending, the head and a small body: a poll
+        costs one timer, not three.
+        """
         try:
-            try:
-                self.writer.write(message)
-                async with asyncio.timeout(timeouts.get("write")):
-                    await self.writer.drain()
-            except TimeoutError:
-                raise httpx.WriteTimeout(
-                    "the request was not sent in time", request=request
-                ) from None
-            except OSError as exc:
-                if self.reused:
-                    raise _ClosedWhileIdle from exc
-                raise httpx.WriteError(str(exc), request=request) from exc
-            version, status, reason, headers = await self._read_head(request, timeouts)
-            framing, length = _framing(request, status, headers)
+            async with asyncio.timeout(timeouts.get("read")):
+                await self._write(request, message)
+                version, status, reason, headers = await self._read_head(request)
+                framing, length = _framing(request, status, headers)
+                whole = framing == "none" or (framing == "length" and length <= WHOLE_BODY_BYTES)
+                body = await self._read_body(request, length) if whole else b""
+        except TimeoutError:
+            self.close()
+            raise httpx.ReadTimeout("no reply in time", request=request) from None
         except BaseException:
             self.close()
             raise
-        keep = version == b"HTTP/1.1" and framing != "close"
-        for name, value in headers:
-            if name.lower() == b"connection" and b"close" in value.lower():
-                keep = False
-        body = _Body(self, pool, request, framing, length, keep, timeouts.get("read"))
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=body,
-            extensions={"http_version": version, "reason_phrase": reason},
-        )
+        keep = version == b"HTTP/1.1" and framing != "close" and not _says_close(headers)
+        extensions = {"http_version": version, "reason_phrase": reason}
+        if not whole:
+            stream = _Body(self, pool, request, framing, length, keep, timeouts.get("read"))
+            return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
+        try:
+            # `content` decodes a gzip body at once, so a broken one fails here.
+            response = httpx.Response(status, headers=headers, content=body, extensions=extensions)
+        except BaseException:
+            self.close()
+            raise
+        if not keep:
+            self.close()
+        pool.give_back(self if keep else None)
+        return response
+
+    async def _write(self, request: httpx.Request, message: bytes) -> None:
+        try:
+            self.writer.write(message)
+            await self.writer.drain()
+        except OSError as exc:
+            if self.reused:
+                raise _ClosedWhileIdle from exc
+            raise httpx.WriteError(str(exc), request=request) from exc
 
     async def _read_head(
-        self, request: httpx.Request, timeouts: dict[str, float | None]
+        self, request: httpx.Request
     ) -> tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]:
         while True:  # skip 1xx interim replies
             try:
-                async with asyncio.timeout(timeouts.get("read")):
-                    head = await self.reader.readuntil(b"\r\n\r\n")
-            except TimeoutError:
-                raise httpx.ReadTimeout("no reply in time", request=request) from None
+                head = await self.reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as exc:
                 if self.reused and not exc.partial:
                     raise _ClosedWhileIdle from None
@@ -222,6 +233,16 @@ class _Connection:
             version, status, reason, headers = _parse_head(head, request)
             if not 100 <= status < 200:
                 return version, status, reason, headers
+
+    async def _read_body(self, request: httpx.Request, length: int) -> bytes:
+        try:
+            return await self.reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            raise httpx.RemoteProtocolError(
+                "the server closed the connection in the middle of the body", request=request
+            ) from None
+        except OSError as exc:
+            raise httpx.ReadError(str(exc), request=request) from exc
 
 
 class _Body(httpx.AsyncByteStream):
@@ -354,6 +375,12 @@ def _parse_head(
             raise httpx.RemoteProtocolError("a malformed header in the reply", request=request)
         headers.append((name, value.strip()))
     return version, int(code), reason, headers
+
+
+def _says_close(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"connection" and b"close" in value.lower() for name, value in headers
+    )
 
 
 def _framing(

@@ -4,6 +4,7 @@ Only this module catches httpx exceptions. Each provider module adds its endpoin
 ``parse_operation(payload) -> Operation`` beside them, which most tests call directly.
 """
 
+import functools
 import json
 import re
 from abc import ABC, abstractmethod
@@ -61,13 +62,13 @@ class Provider(ABC):
         """Send one request; return a 2xx response or raise opwatch's error for what went wrong."""
         try:
             response = await self.client.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self.transport_error(exc) from None
         if response.is_success:
             return response
         raise self.http_error(response)
 
-    def transport_error(self, exc: httpx.TransportError) -> ProviderError:
+    def transport_error(self, exc: httpx.RequestError) -> ProviderError:
         """Translate a failure to talk at all: refused, timed out, cut off."""
         if isinstance(exc, httpx.TimeoutException):
             return ProviderError(
@@ -86,8 +87,7 @@ class Provider(ABC):
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of `response`, or a ProviderError that shows what came instead."""
         try:
-            # NaN and Infinity are not JSON, though Python's parser takes them.
-            return json.loads(response.content, parse_constant=_reject_constant)
+            return _DECODER.decode(response.content.decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError):
             raise ProviderError(
                 f"{self.label} at {self.profile.url} answered {response.status_code} with "
@@ -153,6 +153,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+TIMESTAMPS_KEPT = 32_768
+"""Parsed times remembered: a watched operation sends the same start time on every read."""
 _FRACTION = re.compile(r"\.(\d+)")
 _SHORT_OFFSET = re.compile(r"([+-]\d\d)$")
 
@@ -164,6 +166,11 @@ def parse_timestamp(value: object) -> datetime | None:
     """
     if not isinstance(value, str) or not value.strip():
         return None
+    return _parse_iso(value)
+
+
+@functools.lru_cache(maxsize=TIMESTAMPS_KEPT)
+def _parse_iso(value: str) -> datetime | None:
     text = value.strip().replace(" ", "T", 1)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -201,11 +208,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _transport_reason(exc: httpx.TransportError) -> str:
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""JSON as RFC 8259 has it: NaN and Infinity are not JSON, though Python's parser takes them."""
+
+
+def _transport_reason(exc: httpx.RequestError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return "connection refused or host unreachable"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection was closed before a full reply arrived"
+    if isinstance(exc, httpx.DecodingError):
+        return "its compressed body could not be decompressed"
     return exc.__class__.__name__
 
 

@@ -166,7 +166,7 @@ class TolokaProvider(Provider):
             raise ProviderError(
                 f"Toloka sent a log opwatch cannot read ({exc}) for operation {operation.id}"
             ) from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self.transport_error(exc) from None
 
     def error_text(self, payload: Any) -> str | None:

@@ -181,7 +181,7 @@ class TrafficOpsProvider(Provider):
         """One request whose status the caller judges (401 and 501 mean something here)."""
         try:
             return await self.client.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self.transport_error(exc) from None
 
 
