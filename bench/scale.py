@@ -91,6 +91,55 @@ def client_run(sim: SimulatorProcess, rate: float) -> dict[str, float]:
     }
 
 
+FLOOR_CLIENT = """
+import asyncio, json, random, sys
+
+host, port, key, ids = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
+
+
+async def main():
+    connections = asyncio.Queue()
+    for _ in range(24):  # opwatch's 8 per profile, 3 profiles
+        connections.put_nowait(await asyncio.open_connection(host, port))
+
+    async def poll(op_id):
+        request = (f"GET /ops/{op_id} HTTP/1.1\\r\\nHost: {host}:{port}\\r\\nAPI-Key: {key}\\r\\n"
+                   "Accept: application/json\\r\\n\\r\\n").encode()
+        for _ in range(9):
+            reader, writer = await connections.get()
+            writer.write(request)
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\\r\\n")[0])
+            json.loads(await reader.readexactly(length))
+            connections.put_nowait((reader, writer))
+            await asyncio.sleep(random.uniform(3, 10))
+
+    await asyncio.gather(*(poll(ids[n % len(ids)]) for n in range(1000)))
+
+
+try:
+    import uvloop
+    uvloop.run(main())
+except ImportError:
+    asyncio.run(main())
+"""
+
+
+def floor_run(sim: SimulatorProcess) -> dict[str, float]:
+    """The floor under any client: 1,000 pollers reading 9 times each over bare sockets
+    (opwatch's event loop, no HTTP library, no scheduling), the same simulator answering."""
+    host, port = sim.url.split("//")[1].split(":")
+    ids = ",".join(ref.split(":")[1] for ref in sim.refs if ref.startswith("media:"))
+    before = sim.requests()
+    process = subprocess.Popen(
+        [sys.executable, "-c", FLOOR_CLIENT, host, port, "sim-wesog-key", ids]
+    )
+    _, _, usage = os.wait4(process.pid, 0)
+    requests = sim.requests() - before
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"requests": requests, "CPU per request (ms)": 1000 * cpu / max(1, requests)}
+
+
 def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str, float]:
     """The same wait in this process, with the live view drawn into a file-backed console."""
     from opwatch.config import load_config
@@ -130,6 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--rate", type=float, default=1000.0, help="--rate per profile")
+    parser.add_argument(
+        "--no-floor", dest="floor", action="store_false", help="skip the bare-socket reference"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; opwatch wait --rate {args.rate:g} per profile\n")
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +196,16 @@ def main() -> None:
             for name, value in figures.items():
                 print(f"  {name:<32} {value:10.3f}" if isinstance(value, float) else
                       f"  {name:<32} {value:10d}")  # fmt: skip
+            if count == 1000 and args.floor:
+                sim = SimulatorProcess(count, folder)
+                try:
+                    floor = floor_run(sim)
+                finally:
+                    sim.stop()
+                print("the same load on bare sockets, for reference")
+                for name, value in floor.items():
+                    print(f"  {name:<32} {value:10.3f}" if isinstance(value, float) else
+                          f"  {name:<32} {value:10d}")  # fmt: skip
             if count >= 10_000:
                 sim = SimulatorProcess(count, folder)
                 try:

@@ -5,6 +5,7 @@ are checked as a server would really send them.
 """
 
 import asyncio
+import gzip
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -284,6 +285,20 @@ def test_broken_replies_raise_httpx_errors(reply: bytes, error: type[Exception],
             await client.get(server.url())
 
     run(make, scenario)
+
+
+def test_a_gzip_body_is_decompressed_and_a_broken_one_refused() -> None:
+    packed = gzip.compress(b'{"ok": 1}')
+    good = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+    broken = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> None:
+        assert (await client.get(server.url())).json() == {"ok": 1}
+        with pytest.raises(httpx.DecodingError):
+            await client.get(server.url())
+        assert (await client.get(server.url())).json() == {"ok": 1}  # the slot came back
+
+    run(replying(good + packed, broken, JSON_REPLY), scenario, max_connections=1)
 
 
 def test_headers_longer_than_the_limit_are_refused() -> None:

@@ -231,8 +231,9 @@ def test_connection_errors(mock: respx.MockRouter) -> None:
     mock.get("https://w.test/ops/1").mock(side_effect=httpx.ConnectError("refused"))
     mock.get("https://w.test/ops/2").mock(side_effect=httpx.ReadTimeout("slow"))
     mock.get("https://w.test/ops/3").mock(side_effect=httpx.RemoteProtocolError("cut"))
+    mock.get("https://w.test/ops/4").mock(side_effect=httpx.DecodingError("bad gzip"))
     messages = []
-    for op_id in "123":
+    for op_id in "1234":
         with pytest.raises(ProviderError) as caught:
             fetch(mock, config(), "media", op_id)
         assert caught.value.transient
@@ -240,6 +241,7 @@ def test_connection_errors(mock: respx.MockRouter) -> None:
     assert "connection refused" in messages[0]
     assert "did not answer within 10s" in messages[1]
     assert "closed before a full reply" in messages[2]
+    assert "compressed body could not be decompressed" in messages[3]
 
 
 def test_a_redirect_to_another_host_is_not_followed(mock: respx.MockRouter) -> None:
