@@ -14,7 +14,7 @@ mounts for the proxied URLs. Not spoken here: HTTP/2, streamed request bodies, u
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -41,7 +41,10 @@ class Transport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         pool = self._pool(request.url)
         try:
-            async with asyncio.timeout(timeouts.get("pool")):
+            if pool.slots.locked():
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await pool.slots.acquire()
+            else:
                 await pool.slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout("no connection came free in time", request=request) from None
@@ -191,8 +194,7 @@ class _Connection:
             stream = _Body(self, pool, request, framing, length, keep, timeouts.get("read"))
             return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
         try:
-            # `content` decodes a gzip body at once, so a broken one fails here.
-            response = httpx.Response(status, headers=headers, content=body, extensions=extensions)
+            response = _whole_response(status, headers, body, extensions)
         except BaseException:
             self.close()
             raise
@@ -375,6 +377,21 @@ def _parse_head(
             raise httpx.RemoteProtocolError("a malformed header in the reply", request=request)
         headers.append((name, value.strip()))
     return version, int(code), reason, headers
+
+
+def _whole_response(
+    status: int, headers: list[tuple[bytes, bytes]], body: bytes, extensions: dict[str, Any]
+) -> httpx.Response:
+    """A response whose body has been read: a compressed one is decoded now (so a broken one
+    fails here); a plain one is handed over as it is, as httpx's own read() leaves it, skipping
+    a chain of decoder generators that cost a small poll more than its parsing."""
+    if any(name.lower() == b"content-encoding" for name, _ in headers):
+        return httpx.Response(status, headers=headers, content=body, extensions=extensions)
+    response = httpx.Response(
+        status, headers=headers, stream=httpx.ByteStream(body), extensions=extensions
+    )
+    response._content = body  # what Response.read() stores; tests/test_transport.py reads it back
+    return response
 
 
 def _says_close(headers: list[tuple[bytes, bytes]]) -> bool:
