@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-URL_CACHE_SIZE = 20_000
-"""Parsed URLs kept for reuse: one per watched operation is the common case."""
+REQUESTS_KEPT = 10_000
+"""Built requests kept for sending again: a poll repeats one request per watched operation
+(2 KB each; a wait on more operations than this builds each request anew)."""
 
 
 class Http:
@@ -39,7 +40,7 @@ class Http:
         self._headers = list(headers.items())
         self._timeout = httpx.Timeout(timeout_s).as_dict()
         self._log = log
-        self._urls: dict[str, httpx.URL] = {}
+        self._requests: dict[tuple[str, str, tuple[tuple[str, str], ...], str], httpx.Request] = {}
         self.cookies: dict[str, str] = {}
 
     async def request(
@@ -75,18 +76,27 @@ class Http:
     def _build(
         self, method: str, path: str, headers: Mapping[str, str] | None, json: Any
     ) -> httpx.Request:
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= URL_CACHE_SIZE:
-                self._urls.clear()
-            url = self._urls[path] = httpx.URL(self._base + path)
-        sent = self._headers + list(headers.items()) if headers else self._headers
-        if self.cookies:
-            cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-            sent = [*sent, ("Cookie", cookie)]
-        return httpx.Request(
-            method, url, headers=sent, json=json, extensions={"timeout": self._timeout}
+        """The request to send. One without a body is built once and sent again as it is
+        (sending does not change an httpx request): building costs a poll as much as parsing
+        its reply."""
+        extra = tuple(headers.items()) if headers else ()
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        key = (method, path, extra, cookie)
+        if json is None and (kept := self._requests.get(key)) is not None:
+            return kept
+        sent = [*self._headers, *extra, *([("Cookie", cookie)] if cookie else [])]
+        request = httpx.Request(
+            method,
+            self._base + path,
+            headers=sent,
+            json=json,
+            extensions={"timeout": self._timeout},
         )
+        if json is None:
+            if len(self._requests) >= REQUESTS_KEPT:
+                self._requests.clear()
+            self._requests[key] = request
+        return request
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter() if self._log else 0.0
