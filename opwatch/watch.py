@@ -28,6 +28,10 @@ ELAPSED_FRACTION = 0.17
 END_MARGIN_S = 0.5
 """How long after a predicted end to read, so the read finds the job finished."""
 JITTER = 0.1
+TICK_S = 0.1
+"""Reads wake on a shared tick of the clock: reads due in the same tenth of a second go out in
+one wake-up of the event loop. On a quiet loop a wake-up of its own (timer, poll, send, receive)
+costs a read more CPU than all of its HTTP and JSON."""
 DEFAULT_RETRIES = 5
 DEFAULT_RATE_PER_PROFILE = 100.0
 DEFAULT_CONCURRENCY_PER_PROFILE = 8
@@ -161,7 +165,11 @@ class WatchResult:
 
 
 class Throttle:
-    """Requests to one profile: at most `concurrency` in flight and `rate` started per second."""
+    """Requests to one profile: at most `concurrency` in flight and `rate` started per second.
+
+    The rate is kept as a virtual schedule (GCRA, a token bucket's twin) that lets the reads of
+    one tick start together: a tick's worth of them on top of the one the rate allows now.
+    """
 
     def __init__(self, rate: float, concurrency: int, runtime: Runtime) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
@@ -174,8 +182,8 @@ class Throttle:
         now = self._runtime.clock()
         slot = max(now, self._next_slot)
         self._next_slot = slot + self._interval
-        if slot > now:
-            await self._runtime.sleep(slot - now)
+        if slot - TICK_S > now:
+            await self._runtime.sleep(slot - TICK_S - now)
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._gate.release()
@@ -201,6 +209,14 @@ def next_delay(watched: Watched, now: float, options: WatchOptions, rng: random.
         return max(MIN_DELAY_S / 2, eta + END_MARGIN_S)
     # Check the estimate halfway: a rate that changes is caught before the predicted end.
     return min(MAX_DELAY_S, max(backoff, eta / 2))
+
+
+def on_tick(now: float, delay: float, *, not_sooner: bool = False) -> float:
+    """`delay` moved so the wait ends on the nearest tick, or on the next one when it must not
+    end sooner (a Retry-After). A schedule of whole ticks keeps its exact rhythm."""
+    ticks = (now + delay) / TICK_S
+    wake = (math.ceil(ticks - 1e-9) if not_sooner else round(ticks)) * TICK_S
+    return max(0.0, wake - now)
 
 
 def retry_delay(faults_in_a_row: int, rng: random.Random) -> float:
@@ -304,10 +320,12 @@ class Watcher:
                 delay = self._read(watched, operation)
             if delay is None:
                 return watched
-            left = math.inf if self.deadline is None else self.deadline - self.runtime.clock()
+            now = self.runtime.clock()
+            left = math.inf if self.deadline is None else self.deadline - now
             if last_call or left <= 0:
                 self._expire(watched)
                 return watched
+            delay = on_tick(now, delay, not_sooner=watched.faults_in_a_row > 0)
             if delay >= left:
                 # Read once more at the deadline rather than after it, then stop.
                 delay, last_call = left, True

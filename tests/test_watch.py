@@ -9,7 +9,7 @@ import pytest
 from opwatch.errors import NotFound, ProviderError
 from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef, State
-from opwatch.watch import EventKind, Until, Watcher, WatchOptions, WatchResult
+from opwatch.watch import EventKind, Until, Watcher, WatchOptions, WatchResult, on_tick
 from tests.fakes import ScriptedSession, Timeline, VirtualClock, steady
 
 
@@ -48,7 +48,7 @@ def test_without_progress_waits_grow_with_elapsed_time() -> None:
     assert len(job.reads) <= 25
     assert job.reads[-1] - 60.0 <= 12.0  # at most 20% of the duration late
     gaps = [b - a for a, b in zip(job.reads, job.reads[1:], strict=False)]
-    assert min(gaps) >= 0.9
+    assert min(gaps) >= 0.9 - 1e-9
     for start, gap in zip(job.reads, gaps, strict=False):
         assert gap <= max(1.1, 0.2 * start * 1.1 + 0.01)
 
@@ -214,5 +214,41 @@ def test_the_rate_cap_spreads_first_reads() -> None:
     timelines = {str(n): Timeline(steady(1000.0)) for n in range(50)}
     watch(timelines, clock, timeout_s=0.0, rate_per_profile=10.0)
     firsts = sorted(t.reads[0] for t in timelines.values())
-    assert firsts[0] == 0.0
-    assert firsts[-1] == pytest.approx(4.9)
+    assert firsts[:3] == [0.0, 0.0, pytest.approx(0.1)]  # a tick's worth (1) goes at once
+    assert firsts[-1] == pytest.approx(4.8)
+
+
+def test_a_ticks_worth_of_reads_starts_together() -> None:
+    clock = VirtualClock()
+    timelines = {str(n): Timeline(steady(1000.0)) for n in range(150)}
+    watch(timelines, clock, timeout_s=0.0, rate_per_profile=1000.0, concurrency_per_profile=200)
+    firsts = sorted(t.reads[0] for t in timelines.values())
+    # One now and 0.1 s x 1000/s (the 101st can miss by the float sum of 100 intervals).
+    assert 100 <= firsts.count(0.0) <= 101
+    assert firsts[-1] == pytest.approx(0.05, abs=0.0015)
+
+
+def test_reads_wake_on_the_shared_tick() -> None:
+    clock = VirtualClock()
+    timelines = {str(n): Timeline(steady(20.0 + n / 10, progress=n % 2 == 0)) for n in range(200)}
+    watch(timelines, clock, rate_per_profile=1000.0, concurrency_per_profile=200)
+    reads = [t for timeline in timelines.values() for t in timeline.reads[1:]]  # 1st: at once
+    assert all(abs(t * 10 - round(t * 10)) < 1e-6 for t in reads)
+    wakeups = {round(t * 10) for t in reads}
+    assert len(reads) > 2000
+    assert len(wakeups) <= 10 * max(reads) + 1  # at most ten a second, whatever the reads
+
+
+@pytest.mark.parametrize(
+    ("now", "delay", "not_sooner", "expected"),
+    [
+        (0.0, 2.0, False, 2.0),  # a schedule of whole ticks keeps its rhythm
+        (0.003, 1.0, False, 0.997),  # the nearest tick, a little sooner
+        (0.06, 1.0, False, 1.04),  # the nearest tick, a little later
+        (0.003, 1.0, True, 1.097),  # a Retry-After is never cut short
+        (5.0, 17.0, True, 17.0),
+        (0.0, 0.01, False, 0.0),
+    ],
+)
+def test_on_tick(now: float, delay: float, not_sooner: bool, expected: float) -> None:
+    assert on_tick(now, delay, not_sooner=not_sooner) == pytest.approx(expected)

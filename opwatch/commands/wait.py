@@ -111,7 +111,10 @@ def wait(
     rate: Annotated[
         float,
         typer.Option(
-            "--rate", min=0.1, metavar="N", help="At most N requests per second to one profile."
+            "--rate",
+            min=0.1,
+            metavar="N",
+            help="At most N requests per second to one profile, on average.",
         ),
     ] = DEFAULT_RATE_PER_PROFILE,
     config: ConfigOption = None,
