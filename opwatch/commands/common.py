@@ -34,7 +34,7 @@ ConfigOption = Annotated[
         "--config",
         envvar="OPWATCH_CONFIG",
         metavar="PATH",
-        help="Config file [default: ~/.config/opwatch/config.yaml].",
+        help="Config file (default: ~/.config/opwatch/config.yaml).",
         show_default=False,
     ),
 ]

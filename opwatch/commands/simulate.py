@@ -32,7 +32,7 @@ def simulate(
         typer.Option(
             "--speed",
             min=0.01,
-            help="How much faster than real time jobs run [default: the scenario's, else 1].",
+            help="How much faster than real time jobs run (default: the scenario's, else 1).",
             show_default=False,
         ),
     ] = None,
