@@ -1,6 +1,7 @@
 """Renderers printed into a fixed-width console and compared whole."""
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from rich.console import Console, RenderableType
@@ -166,3 +167,20 @@ def test_live_view_aggregates_when_crowded() -> None:
     assert "failed:\n" in frame or "\nfailed:" in frame
     assert "crowd:op99" in frame
     assert "1/31 done" in frame
+
+
+def test_live_view_aggregate_shows_a_failure_in_the_next_frame() -> None:
+    items = [watched(n, State.RUNNING, 50.0 + n) for n in range(30)]
+    console = Console(file=io.StringIO(), width=100, height=12, color_system=None)
+    view = LiveView(console, items, transient=False)
+    for item in items:
+        view.event(Event(EventKind.UPDATE, item, NOW))
+    assert "failed:" not in text(view.render())
+    failing = items[3]  # the engine changes a watched operation in place, then reports it
+    assert failing.operation is not None
+    failing.operation = replace(failing.operation, state=State.FAILED)
+    failing.finished = True
+    view.event(Event(EventKind.DONE, failing, NOW))
+    frame = text(view.render())
+    assert frame.splitlines()[0] == "failed: 1  running: 29"
+    assert "crowd:op3 " in frame.split("\nfailed:")[1]

@@ -4,6 +4,7 @@ Both read the engine's `Watched` objects and never write them. stdout stays free
 """
 
 import heapq
+import operator
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +28,7 @@ ROWS_RESERVED = 6
 SHOWN_IN_AGGREGATE = 5
 GLANCE_EVERY_S = 1.0
 _ENDED = frozenset({"succeeded", "partial", "failed", "error"})
+_FAILED = frozenset({"error", "failed", "partial"})
 
 
 def percent_of(watched: Watched) -> float | None:
@@ -57,10 +59,19 @@ class LiveView:
         self.console = console
         self.watched = watched
         self.started = time.monotonic()
+        # Kept up to date by event(), so that a frame never walks every operation. Frames are
+        # drawn on rich's thread: it reads these through copies made in one step.
         self._counts: Counter[str] = Counter({"reading": len(watched)})
         self._labels: dict[int, str] = {}
-        self._glance: tuple[float, list[Watched], list[Watched]] = (-1.0, [], [])
-        """When the aggregate's slowest and failed lists were picked, and them."""
+        self._by_id = {id(item): item for item in watched}
+        self._percents = {
+            id(item): percent_of(item) or 0.0 for item in watched if not item.finished
+        }
+        """How far each unfinished operation is, for the aggregate's slowest."""
+        self._failed: dict[int, Watched] = {}
+        """The failed operations, in the order they failed."""
+        self._glance: tuple[float, list[Watched]] = (-1.0, [])
+        """When the aggregate's slowest were picked, and them."""
         self._live = _TimedLive(
             get_renderable=self.render,
             console=console,
@@ -79,7 +90,7 @@ class LiveView:
         self._live.start()
 
     def event(self, event: Event) -> None:
-        """Keep the counts per state up to date, so a frame never walks every operation."""
+        """Keep the counts per state, the progress and the failures up to date."""
         watched = event.watched
         key = id(watched)
         label = _label(watched)
@@ -88,13 +99,19 @@ class LiveView:
             self._labels[key] = label
             self._counts[before] -= 1
             self._counts[label] += 1
+        if watched.finished:
+            self._percents.pop(key, None)
+        else:
+            self._percents[key] = percent_of(watched) or 0.0
+        if label in _FAILED:
+            self._failed[key] = watched
 
     def stop(self) -> None:
         self._live.stop()
 
     def render(self) -> RenderableType:
         """One frame: a row per operation when they fit the screen, else an aggregate."""
-        finished = sum(n for label, n in self._counts.items() if label in _ENDED)
+        finished = sum(n for label, n in dict(self._counts).items() if label in _ENDED)
         fits = len(self.watched) <= max(1, self.console.size.height - ROWS_RESERVED)
         body = self._rows(self.watched) if fits else self._aggregate()
         return Group(body, self._overall(finished))
@@ -132,9 +149,10 @@ class LiveView:
 
     def _aggregate(self) -> RenderableType:
         """Counts per state, and the least advanced and the failed operations."""
-        counts = sorted((label, n) for label, n in self._counts.items() if n)
+        counts = sorted((label, n) for label, n in dict(self._counts).items() if n)
         summary = Text("  ".join(f"{label}: {n}" for label, n in counts))
-        slowest, failed = self._pick()
+        slowest = self._slowest()
+        failed = list(dict(self._failed).values())[:SHOWN_IN_AGGREGATE]
         parts: list[RenderableType] = [summary]
         if slowest:
             parts += [Text("slowest:", style="bold"), self._rows(slowest)]
@@ -142,21 +160,18 @@ class LiveView:
             parts += [Text("failed:", style="bold red"), self._rows(failed)]
         return Group(*parts)
 
-    def _pick(self) -> tuple[list[Watched], list[Watched]]:
-        """The slowest and the failed operations, picked again at most once a second: a walk
-        over ten thousand operations is too dear for every frame."""
-        picked_at, slowest, failed = self._glance
+    def _slowest(self) -> list[Watched]:
+        """The least advanced operations, picked again at most once a second so that the list
+        holds still long enough to read."""
+        picked_at, slowest = self._glance
         now = time.monotonic()
         if now - picked_at >= GLANCE_EVERY_S:
-            unfinished = (item for item in self.watched if not item.finished)
-            slowest = heapq.nsmallest(
-                SHOWN_IN_AGGREGATE, unfinished, key=lambda item: percent_of(item) or 0.0
+            least = heapq.nsmallest(
+                SHOWN_IN_AGGREGATE, dict(self._percents).items(), key=operator.itemgetter(1)
             )
-            failed = [
-                item for item in self.watched if _label(item) in ("error", "failed", "partial")
-            ][:SHOWN_IN_AGGREGATE]
-            self._glance = (now, slowest, failed)
-        return slowest, failed
+            slowest = [self._by_id[key] for key, _ in least]
+            self._glance = (now, slowest)
+        return slowest
 
     def _overall(self, finished: int) -> RenderableType:
         total = len(self.watched)
