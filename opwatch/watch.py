@@ -325,6 +325,7 @@ class Watcher:
             if last_call or left <= 0:
                 self._expire(watched)
                 return watched
+            # A retry's delay may be a Retry-After, which a rounded-down tick would cut short.
             delay = on_tick(now, delay, not_sooner=watched.faults_in_a_row > 0)
             if delay >= left:
                 # Read once more at the deadline rather than after it, then stop.
