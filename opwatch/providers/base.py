@@ -58,12 +58,17 @@ class Provider(ABC):
         """The human message in one of this provider's error bodies, if it has one."""
         return None
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send one request; return a 2xx response or raise opwatch's error for what went wrong."""
+    async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request and return its response, whatever the status; raise opwatch's error
+        when there is no response at all."""
         try:
-            response = await self.client.request(method, url, **kwargs)
+            return await self.client.request(method, url, **kwargs)
         except httpx.RequestError as exc:
             raise self.transport_error(exc) from None
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; return a 2xx response or raise opwatch's error for what went wrong."""
+        response = await self.send(method, url, **kwargs)
         if response.is_success:
             return response
         raise self.http_error(response)

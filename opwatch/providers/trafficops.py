@@ -105,10 +105,10 @@ class TrafficOpsProvider(Provider):
         """One read of `GET /api/{version}/async_status/{op_id}`; logs in again once on 401,
         as the official Go client does (sessions last 6 h and can be dropped any time)."""
         logins = await self._logged_in()
-        response = await self._send("GET", f"/api/{self.version}/async_status/{op_id}")
+        response = await self.send("GET", f"/api/{self.version}/async_status/{op_id}")
         if response.status_code == 401:
             await self._login(after=logins)
-            response = await self._send("GET", f"/api/{self.version}/async_status/{op_id}")
+            response = await self.send("GET", f"/api/{self.version}/async_status/{op_id}")
         if not response.is_success:
             raise self.http_error(response)
         return parse_operation(self.decode(response), op_id)
@@ -160,9 +160,9 @@ class TrafficOpsProvider(Provider):
         secrets = self.profile.secrets
         if "password" in secrets:
             body = {"u": self.profile.options.get("username"), "p": secrets["password"].reveal()}
-            return await self._send("POST", f"/api/{version}/user/login", json=body)
+            return await self.send("POST", f"/api/{version}/user/login", json=body)
         body = {"t": secrets["token"].reveal()}
-        return await self._send("POST", f"/api/{version}/user/login/token", json=body)
+        return await self.send("POST", f"/api/{version}/user/login/token", json=body)
 
     def _login_refused(self, response: httpx.Response) -> AuthError:
         said = self._detail(response)
@@ -176,13 +176,6 @@ class TrafficOpsProvider(Provider):
             f"({response.status_code}{': ' + said if said else ''}); "
             f"check {self.profile.secret_hint(self.credential_in_use())}"
         )
-
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request whose status the caller judges (401 and 501 mean something here)."""
-        try:
-            return await self.client.request(method, url, **kwargs)
-        except httpx.RequestError as exc:
-            raise self.transport_error(exc) from None
 
 
 PROVIDER = TrafficOpsProvider
