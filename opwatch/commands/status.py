@@ -24,8 +24,8 @@ from opwatch.commands.common import (
     resolve_refs,
 )
 from opwatch.config import Config
-from opwatch.exitcodes import ExitCode, combine, reading_code
-from opwatch.model import OpRef, Reading, State
+from opwatch.exitcodes import ExitCode, combine
+from opwatch.model import OpRef, Reading, State, reading_code
 from opwatch.render.json import line, reading_record
 from opwatch.runtime import Runtime
 
