@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from opwatch.simulator import Simulator
+from opwatch.simulator.providers.toloka import log_of
 from tests.simulator.conftest import OAUTH, op_id
 
 
@@ -36,7 +37,7 @@ def test_states_on_the_clock(sim: Simulator) -> None:
     assert operation is not None
 
     def body(sim_seconds: float) -> dict[str, object]:
-        return operation.toloka_body(operation.created_mono + sim_seconds / sim.speed)
+        return operation.body(operation.at(sim_seconds))
 
     pending = body(1.5)
     assert (pending["status"], pending["progress"]) == ("PENDING", 0)
@@ -133,7 +134,9 @@ def test_log_grows_while_running(sim: Simulator) -> None:
     ref = sim.add_operation({"provider": "toloka", "items": 10, "duration_s": 10})
     operation = sim.operation("toloka", op_id(ref))
     assert operation is not None
-    assert len(operation.toloka_log(operation.created_mono + 3.5 / sim.speed)) == 3
+    assert len(log_of(operation, operation.at(3.5))) == 3
+    assert len(log_of(operation)) == 0  # at the start
+    assert len(log_of(operation, operation.at(11))) == 10
 
 
 def test_a_log_of_200000_steps_streams(sim: Simulator, http: httpx.Client) -> None:
