@@ -138,9 +138,10 @@ class _Connection(socketserver.BaseRequestHandler):
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 if conn.they_are_waiting_for_100_continue:
-                    self.request.sendall(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+                    go_on = h11.InformationalResponse(
+                        status_code=100, headers=[], reason=b"Continue"
                     )
+                    self.request.sendall(conn.send(go_on))
                 conn.receive_data(self.request.recv(_RECV))
             elif isinstance(event, h11.Request):
                 head = event

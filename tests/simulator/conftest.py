@@ -40,6 +40,24 @@ def read_until_closed(connection: socket.socket) -> bytes:
     return received
 
 
+def read_reply(connection: socket.socket) -> tuple[bytes, bytes]:
+    """One whole reply with a Content-Length from a kept connection: (head, body)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection before a whole head"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.startswith(b"content-length")))
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection before a whole body"
+        body += chunk
+    assert len(body) == length, "more than one reply arrived"
+    return head, body
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

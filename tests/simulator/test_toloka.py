@@ -211,3 +211,18 @@ def test_list_filters(sim: Simulator, http: httpx.Client) -> None:
     assert get(http, "", submitted_gt=cut + "Z").json()["items"] == []
     assert get(http, "", submitted_lt="yesterday").status_code == 400
     assert get(http, "", sort="-id").status_code == 200
+
+
+def test_a_finished_pool_clone_names_the_new_pool(sim: Simulator, http: httpx.Client) -> None:
+    ref = sim.add_operation({"provider": "toloka", "kind": "POOL.CLONE", "age_s": 100})
+    body = get(http, f"/{op_id(ref)}").json()
+    assert body["details"]["pool_id"].isdigit()
+    assert body["parameters"] == {}
+
+
+def test_user_bonus_log_steps(sim: Simulator, http: httpx.Client) -> None:
+    ref = sim.add_operation({"provider": "toloka", "kind": "USER_BONUS.BATCH_CREATE", "items": 2,
+                             "fail_fraction": 0.5, "age_s": 100})  # fmt: skip
+    steps = get(http, f"/{op_id(ref)}/log").json()
+    assert [s["type"] for s in steps] == ["USER_BONUS_PERSIST", "USER_BONUS_VALIDATE"]
+    assert "user_bonus_id" in steps[0]["output"]

@@ -217,3 +217,29 @@ def test_starting_a_job_answers_202_with_a_4_0_location(
     assert to_http.get(location).json()["response"]["status"] == "PENDING"
     to_http.cookies.clear()
     assert to_http.request(method, f"/api/5.0/{path}").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [(b"{not json", "invalid request body: not JSON"),
+     (b"[1, 2]", "invalid request body: not an object")],
+)  # fmt: skip
+def test_a_login_body_that_is_not_an_object(http: httpx.Client, body: bytes, text: str) -> None:
+    reply = http.post("/api/5.0/user/login", content=body)
+    assert reply.status_code == 400
+    assert reply.json() == {"alerts": [{"text": text, "level": "error"}]}
+
+
+def test_other_paths_are_404_in_traffic_ops_shape(to_http: httpx.Client) -> None:
+    reply = to_http.get("/api/5.0/servers")
+    assert reply.status_code == 404
+    assert reply.json() == {"alerts": [{"text": "Not Found", "level": "error"}]}
+
+
+def test_the_session_cookie_in_a_second_cookie_header(sim: Simulator, http: httpx.Client) -> None:
+    # RFC 9110 lets a client split cookies over several Cookie headers; they are one list.
+    ref = sim.add_operation({"provider": "trafficops"})
+    cookie = http.post("/api/5.0/user/login", json=LOGIN).cookies["mojolicious"]
+    http.cookies.clear()
+    headers = [("Cookie", "theme=dark"), ("Cookie", f"mojolicious={cookie}")]
+    assert http.get(f"/api/5.0/async_status/{op_id(ref)}", headers=headers).status_code == 200
