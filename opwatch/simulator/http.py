@@ -25,6 +25,8 @@ import h11
 MAX_HEAD = 64 * 1024
 """The largest request line plus headers accepted; beyond it, 431. The old hand-written
 parser's limit per line, now for the whole head (h11's default is 16 KiB)."""
+MAX_BODY = 1024 * 1024
+"""The largest request body accepted (the admin API's are a few hundred bytes); beyond it, 413."""
 _RECV = 64 * 1024
 _FLUSH_AT = 64 * 1024
 """A streamed reply is sent once this much of it is framed: few sends, bounded memory."""
@@ -134,6 +136,7 @@ class _Connection(socketserver.BaseRequestHandler):
         """The next whole request, or None when the client closed the connection."""
         head: h11.Request | None = None
         body: list[bytes] = []
+        size = 0
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -147,6 +150,9 @@ class _Connection(socketserver.BaseRequestHandler):
                 head = event
             elif isinstance(event, h11.Data):
                 body.append(bytes(event.data))
+                size += len(event.data)
+                if size > MAX_BODY:
+                    raise h11.RemoteProtocolError("request body too large", 413)
             elif isinstance(event, h11.EndOfMessage):
                 assert head is not None  # h11 yields the head first
                 return _request(head, b"".join(body))

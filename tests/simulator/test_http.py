@@ -156,3 +156,15 @@ def test_the_simulator_imports_nothing_else_of_opwatch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_body_over_a_mebibyte_gets_413_and_a_close(sim: Simulator) -> None:
+    with raw_connection(sim) as raw:
+        raw.sendall(b"POST /_sim/operations HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
+        # One byte over: the server answers before the rest, having read all that was sent
+        # (unread bytes at its close would reset the connection and lose the reply).
+        raw.sendall(b"x" * (1024 * 1024 + 1))
+        reply = read_until_closed(raw)
+    assert status_of(reply) == 413
+    assert b"connection: close" in reply.lower()
+    assert sim.refs() == []
