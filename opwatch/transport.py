@@ -19,6 +19,7 @@ Not spoken here: HTTP/2, streamed request bodies, upgrades, SOCKS or TLS-to-the-
 import asyncio
 import base64
 import errno
+import re
 import socket
 import ssl
 import time
@@ -40,6 +41,8 @@ FEED_BYTES = 64 * 1024
 """The most given to h11 at once: httpcore's read size, so the head limit bites as in httpx."""
 HIGH_WATER_BYTES = 256 * 1024
 """Received bytes held before the socket stops reading, so a slow reader bounds memory."""
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+"""What RFC 9110 forbids in a header value: control characters but horizontal tab."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -367,9 +370,10 @@ class _Connection(asyncio.Protocol):
         self._write(self.wire.send(h11.EndOfMessage()))
         head = await self._head(request, None, None)
         if not 200 <= head.status_code < 300:
-            if head.status_code == 407:
+            # RFC 9110 has a proxy say 407; tinyproxy 1.11 says 401 to wrong Basic credentials.
+            if head.status_code in (401, 407):
                 raise httpx.ProxyError(
-                    "the proxy refused its credentials (407 Proxy Authentication Required)",
+                    f"the proxy refused its credentials ({head.status_code})",
                     request=request,
                 )
             raise httpx.ProxyError(
@@ -389,6 +393,11 @@ class _Connection(asyncio.Protocol):
                 headers = [*headers, (b"Proxy-Authorization", self.proxy_authorization)]
         else:
             target = url.raw_path
+        for _, value in headers:
+            if _CONTROL.search(value):
+                # h11 refuses only NUL, CR and LF; RFC 9110 allows no control character but
+                # tab in a field value, and a pasted token is where one would come from.
+                raise httpx.LocalProtocolError(_bad_header(headers), request=request)
         try:
             data = self.wire.send(
                 h11.Request(method=request.method.encode("ascii"), target=target, headers=headers)
