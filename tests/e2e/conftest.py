@@ -8,8 +8,9 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,14 @@ def make_simulator(scenario: Scenario | None = None, **options: Any) -> tuple[Si
         clock = VirtualClock()
         return Simulator(scenario, clock=clock, **options), clock
     return Simulator(scenario, **options), WallClock()
+
+
+def after(clock: Clock, seconds: float, action: Callable[[], object]) -> None:
+    """Do `action` (add a fault, say) once `seconds` have passed on `clock`, mid-run."""
+    if isinstance(clock, VirtualClock):
+        clock.at(clock.t + seconds, action)
+    else:
+        threading.Timer(seconds, action).start()
 
 
 class Cli:
