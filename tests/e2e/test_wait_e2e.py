@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import Cli, Clock, after
+from tests.e2e.conftest import Cli, Clock, WallClock, after
 
 pytestmark = pytest.mark.e2e
 
@@ -132,3 +132,12 @@ def test_refs_from_stdin(sim: Simulator, cli: Cli, config: Path) -> None:
     result = cli("wait", "-", "--json", stdin=" ".join(refs) + "\n")
     assert result.code == 0
     assert [json.loads(line)["ref"] for line in result.stdout.splitlines()] == refs
+
+
+def test_demo_waits_then_lists_what_failed() -> None:
+    # The demo brings its own simulator, on the wall clock: opwatch runs on it too.
+    result = Cli(WallClock())("demo", "--speed", "30")
+    assert result.code == 0, result.stderr
+    assert "opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving" in result.stderr
+    assert "What failed (opwatch list-errors --group):" in result.stdout
+    assert "The wait ended with exit code 3." in result.stdout
