@@ -34,17 +34,10 @@ from opwatch.commands.profiles import profiles
 from opwatch.commands.simulate import simulate
 from opwatch.commands.status import status
 from opwatch.commands.wait import wait
-from opwatch.exitcodes import ExitCode
+from opwatch.exitcodes import ExitCode, help_epilog
 from opwatch.runtime import Runtime
 
-EXIT_CODES = """\
-Exit codes: 0 every operation succeeded (status: every read worked) ·
-1 a bug · 2 usage error · 3 an operation failed (or ended partial) ·
-4 the deadline passed with an operation not done · 5 config error ·
-6 authentication refused · 7 provider unreachable or answering garbage ·
-8 operation not found · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
-With several operations, the first that applies of 5, 6, 8, 7, 3, 4, 0.
-"""
+EXIT_CODES = help_epilog()
 
 app = typer.Typer(
     name="opwatch",

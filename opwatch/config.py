@@ -1,6 +1,8 @@
 """Find the config file, load it safely, expand ``${VAR}``, and validate it into frozen profiles.
 
-Every error names the file, the profile and the key, and never shows a secret's value.
+Every error names the file, the profile and the key, and never shows a secret's value. What each
+provider accepts (secrets, options, sign-in rules, default URL) comes from its ProviderSpec in the
+registry, `opwatch.providers.BUILTIN`: this module names no provider.
 """
 
 import os
@@ -9,33 +11,19 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opwatch.durations import parse_duration
 from opwatch.errors import ConfigError
+from opwatch.providers import BUILTIN
 
-PROVIDERS = ("wesog", "toloka", "trafficops")
-DEFAULT_URLS = {
-    "wesog": "https://api.wesog.com",
-    # The toloka.yandex.com hosts of the vendor pages were switched off in 2023 (PROVIDERS.md).
-    "toloka:production": "https://toloka.dev",
-    "toloka:sandbox": "https://sandbox.toloka.dev",
-}
-TRAFFICOPS_VERSIONS = ("5.0", "4.1", "4.0")
+if TYPE_CHECKING:
+    from opwatch.providers.base import ProviderSpec
+
 DEFAULT_TIMEOUT_S = 10.0
 SECRET_COMMAND_TIMEOUT_S = 30.0
 
 _COMMON_KEYS = frozenset({"provider", "url", "verify_tls", "ca_bundle", "timeout"})
-_SECRET_KEYS = {
-    "wesog": ("api_key",),
-    "toloka": ("token",),
-    "trafficops": ("password", "token"),
-}
-_OPTION_CHOICES: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "wesog": {},
-    "toloka": {"environment": ("production", "sandbox"), "auth_scheme": ("OAuth", "ApiKey")},
-    "trafficops": {"username": None, "api_version": TRAFFICOPS_VERSIONS},
-}
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -66,7 +54,7 @@ class Profile:
     name: str
     """The profile's name in the config."""
     provider: str
-    """`wesog`, `toloka` or `trafficops`."""
+    """The provider's name, a key of `opwatch.providers.BUILTIN`."""
     url: str
     """Base URL, `scheme://host[:port]`, without a trailing slash."""
     verify_tls: bool = True
@@ -218,17 +206,19 @@ def _parse_profile(
     if not isinstance(settings, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
     provider = settings.get("provider")
-    if provider not in PROVIDERS:
+    if not isinstance(provider, str) or provider not in BUILTIN:
         raise ConfigError(
-            f"{where}: 'provider' must be one of {', '.join(PROVIDERS)} (got {provider!r})"
+            f"{where}: 'provider' must be one of {', '.join(BUILTIN)} (got {provider!r})"
         )
-    secret_keys = _SECRET_KEYS[provider]
-    choices = _OPTION_CHOICES[provider]
-    allowed = _COMMON_KEYS | set(secret_keys) | {f"{k}_command" for k in secret_keys} | set(choices)
+    spec = BUILTIN[provider]
+    secret_keys = spec.secret_keys
+    allowed = (
+        _COMMON_KEYS | set(secret_keys) | {f"{k}_command" for k in secret_keys} | set(spec.options)
+    )
     unknown = set(map(str, settings)) - allowed
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key {_first(unknown)!r} for provider {provider} "
+            f"{where}: unknown key {_first(unknown)!r} for provider {spec.name} "
             f"(known: {', '.join(sorted(allowed))})"
         )
 
@@ -253,12 +243,11 @@ def _parse_profile(
             )
 
     options: dict[str, str] = {}
-    for key, allowed_values in choices.items():
+    for key, allowed_values in spec.options.items():
+        # YAML reads `api_version: 5.0` as a number; str(5.0) gives back the text "5.0".
         value = text(key)
         if value is None:
             continue
-        if key == "api_version" and isinstance(settings[key], float):
-            value = f"{settings[key]:.1f}"  # YAML reads `api_version: 5.0` as a number
         if allowed_values is not None and value not in allowed_values:
             raise ConfigError(
                 f"{where}: '{key}' must be one of {', '.join(allowed_values)} (got {value!r})"
@@ -267,20 +256,19 @@ def _parse_profile(
 
     url = text("url")
     if url is None:
-        if provider == "trafficops":
-            raise ConfigError(f"{where}: 'url' is required for Traffic Ops (https://host[:port])")
-        env_name = options.get("environment", "production")
-        url = DEFAULT_URLS["wesog"] if provider == "wesog" else DEFAULT_URLS[f"toloka:{env_name}"]
+        if spec.default_url is None:
+            raise ConfigError(f"{where}: 'url' is required for {spec.label} (https://host[:port])")
+        url = spec.default_url(options)
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(f"{where}: 'url' must look like https://host[:port] (got {url!r})")
 
     ca_bundle = text("ca_bundle")
     if ca_bundle is not None and not Path(ca_bundle).expanduser().is_file():
         raise ConfigError(f"{where}: 'ca_bundle' {ca_bundle!r} is not a readable file")
-    _check_credentials(provider, secrets, options, where)
+    _check_credentials(spec, secrets, options, where)
     return Profile(
         name=name,
-        provider=provider,
+        provider=spec.name,
         url=url.rstrip("/"),
         verify_tls=_boolean(settings.get("verify_tls", True), env, f"{where}, key 'verify_tls'"),
         ca_bundle=str(Path(ca_bundle).expanduser()) if ca_bundle else None,
@@ -358,16 +346,11 @@ def _run_secret_command(command: object, env: Mapping[str, str], where: str) -> 
 
 
 def _check_credentials(
-    provider: str, secrets: Mapping[str, Secret], options: Mapping[str, str], where: str
+    spec: "ProviderSpec", secrets: Mapping[str, Secret], options: Mapping[str, str], where: str
 ) -> None:
-    if provider == "wesog" and "api_key" not in secrets:
-        raise ConfigError(f"{where}: 'api_key' is required for Wesog")
-    if provider == "toloka" and "token" not in secrets:
-        raise ConfigError(f"{where}: 'token' is required for Toloka")
-    if provider == "trafficops":
-        has_login = "username" in options and "password" in secrets
-        if not has_login and "token" not in secrets:
-            raise ConfigError(f"{where}: Traffic Ops needs 'username' and 'password', or 'token'")
+    missing = spec.missing_credentials({*secrets, *options})
+    if missing:
+        raise ConfigError(f"{where}: {missing}")
 
 
 def _expand(value: str, env: Mapping[str, str], where: str) -> str:

@@ -10,8 +10,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError
-from opwatch.explain import Listing
-from opwatch.explain import list_errors as list_errors_of
+from opwatch.explain import Listing, read_errors
 from opwatch.model import OperationError, OpRef, Reading
 from opwatch.watch import Event, Watcher, WatchOptions, WatchResult
 
@@ -85,4 +84,4 @@ async def list_errors(
     """The failed items of each REF, one Listing per REF in REF order: `limit` rows kept per
     operation (None: all), group counts with `group`, every row passed to `each` as it comes."""
     for ref in refs:
-        yield await list_errors_of(session, ref, limit=limit, group=group, each=each)
+        yield await read_errors(session, ref, limit=limit, group=group, each=each)

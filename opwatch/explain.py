@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError
 from opwatch.model import Operation, OperationError, OpRef
+from opwatch.providers import provider_class
 
 if TYPE_CHECKING:
     from opwatch.session import Session
@@ -50,19 +51,19 @@ class Listing:
     groups: dict[GroupKey, Group] = dataclasses.field(default_factory=dict)
 
     @property
-    def unlisted(self) -> int:
-        """Failed items the provider counts but does not list (Wesog's num_bad beyond errors[])."""
-        operation = self.operation
-        if operation is None or operation.error_count is None or operation.provider != "wesog":
-            return 0
-        return max(0, operation.error_count - self.total)
+    def note(self) -> str | None:
+        """The provider's word on these rows, where its quirks make them not the whole story
+        (a failed count the rows do not add up to); None when there is nothing to add."""
+        if self.operation is None:
+            return None
+        return provider_class(self.provider).listing_note(self.operation, self.total)
 
     def sorted_groups(self) -> list[Group]:
         """Groups, the most frequent first."""
         return sorted(self.groups.values(), key=lambda g: (-g.count, g.code or "", g.field or ""))
 
 
-async def list_errors(
+async def read_errors(
     session: "Session",
     ref: OpRef,
     *,
@@ -87,6 +88,10 @@ async def list_errors(
     except OpwatchError as exc:
         listing.error = exc
     return listing
+
+
+list_errors = read_errors
+"""The former name, which `opwatch.commands.list_errors` still imports."""
 
 
 def _count(groups: dict[GroupKey, Group], row: OperationError) -> None:

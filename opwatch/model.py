@@ -1,4 +1,5 @@
-"""The normalized operation and error objects every provider is read into.
+"""The normalized operation and error objects every provider is read into, and the exit code
+one REF's reading calls for.
 
 Numbers a provider does not give stay ``None`` (``null`` in JSON), never a made-up 0.
 """
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from opwatch.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from opwatch.errors import OpwatchError
@@ -153,3 +156,21 @@ class Reading:
     """The last successful read, if any."""
     error: "OpwatchError | None" = None
     """Why the last read (or the whole watch of this REF) failed, if it did."""
+
+
+def reading_code(reading: Reading, *, judge_state: bool, allow_partial: bool = False) -> ExitCode:
+    """The code one REF calls for.
+
+    A read that failed speaks first. With `judge_state` (wait, or status --exit-status) a failed
+    operation is 3, a partial one 3 unless allowed, and one not yet terminal 4.
+    """
+    if reading.error is not None:
+        return reading.error.exit_code
+    if not judge_state or reading.operation is None:
+        return ExitCode.OK
+    state = reading.operation.state
+    if state is State.FAILED or (state is State.PARTIAL and not allow_partial):
+        return ExitCode.FAILED
+    if not state.terminal:
+        return ExitCode.TIMEOUT
+    return ExitCode.OK

@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError, ProviderError
-from opwatch.exitcodes import ExitCode, combine, reading_code
-from opwatch.model import Operation, OpRef, Reading, State
+from opwatch.exitcodes import ExitCode, combine
+from opwatch.model import Operation, OpRef, Reading, State, reading_code
 from opwatch.runtime import Runtime
 
 if TYPE_CHECKING:

@@ -1,14 +1,19 @@
 """Config loading: every error names the file, the profile and the key, never a secret."""
 
 import os
+import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from opwatch.config import find_config_path, load_config
+import opwatch.providers
+from opwatch.config import find_config_path, load_config, parse_config
 from opwatch.errors import ConfigError
 from opwatch.exitcodes import ExitCode
+from opwatch.model import Operation, OperationError
+from opwatch.providers.base import Provider, ProviderSpec
 
 CANARY = "canary-secret-3f9a"
 
@@ -185,3 +190,93 @@ def test_a_failing_secret_command_does_not_echo_its_output(tmp_path: Path) -> No
 def test_a_missing_secret_command(tmp_path: Path) -> None:
     text = "profiles: {m: {provider: wesog, api_key_command: no-such-helper-xyz}}"
     assert "command not found: no-such-helper-xyz" in config_error(tmp_path, text)
+
+
+class AcmeProvider(Provider):
+    """A provider config has never heard of: only its spec says what a profile holds."""
+
+    spec = ProviderSpec(
+        name="acme",
+        label="Acme Jobs",
+        secret_keys=("secret", "ticket"),
+        credentials=(("account", "secret"), ("ticket",)),
+        options={"account": None, "region": ("eu", "us")},
+        default_url=lambda options: f"https://{options.get('region', 'eu')}.acme.test",
+    )
+
+    @staticmethod
+    def normalize_id(text: str) -> str:
+        return text
+
+    async def fetch(self, op_id: str) -> Operation:
+        raise NotImplementedError
+
+    def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def acme(monkeypatch: pytest.MonkeyPatch) -> None:
+    where = {**opwatch.providers._WHERE, "acme": f"{__name__}:AcmeProvider"}
+    monkeypatch.setattr(opwatch.providers, "_WHERE", where)
+
+
+def parse_acme(settings: dict[str, object]) -> str:
+    """The URL of an `acme` profile with `settings`, or the message of its ConfigError."""
+    config = parse_config({"profiles": {"a": {"provider": "acme", **settings}}}, Path("c.yaml"), {})
+    try:
+        return config.get("a").url
+    except ConfigError as exc:
+        return exc.message
+
+
+@pytest.mark.usefixtures("acme")
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"ticket": "t"}, "https://eu.acme.test"),
+        ({"ticket": "t", "region": "us"}, "https://us.acme.test"),
+        ({"account": "me", "secret": "s", "url": "https://x.test/"}, "https://x.test"),
+        ({"account": "me"}, "Acme Jobs needs 'account' and 'secret', or 'ticket'"),
+        ({"ticket": "t", "region": "mars"}, "'region' must be one of eu, us (got 'mars')"),
+        ({"ticket": "t", "api_key": "k"}, "unknown key 'api_key' for provider acme (known: "
+         "account, ca_bundle, provider, region, secret, secret_command, ticket, ticket_command, "
+         "timeout, url, verify_tls)"),
+        ({"ticket": "t", "ticket_command": "x"}, "give 'ticket' or 'ticket_command', not both"),
+    ],
+)  # fmt: skip
+def test_every_rule_comes_from_the_providers_spec(
+    settings: dict[str, object], expected: str
+) -> None:
+    assert parse_acme(settings).endswith(expected)
+
+
+@pytest.mark.usefixtures("acme")
+def test_the_provider_list_comes_from_the_registry() -> None:
+    message = parse_acme({"provider": "acne"})
+    assert "'provider' must be one of wesog, toloka, trafficops, acme (got 'acne')" in message
+
+
+def test_reading_a_config_loads_no_http_code(tmp_path: Path) -> None:
+    # opwatch runs thousands of times a day in CI: validating profiles must not pay for httpx.
+    path = write(
+        tmp_path,
+        "profiles:\n"
+        "  m: {provider: wesog, api_key: k}\n"
+        "  c: {provider: toloka, token: t}\n"
+        "  t: {provider: trafficops, url: 'https://x', token: t}\n",
+    )
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from opwatch.config import load_config\n"
+        f"config = load_config(Path({str(path)!r}), {{}})\n"
+        "assert len(config.profiles) == 3, config.broken\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpcore')))\n"
+        "print(sorted(m for m in sys.modules if m in ('opwatch.http', 'opwatch.transport')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n[]\n"

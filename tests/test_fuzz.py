@@ -106,7 +106,8 @@ def test_config_loader_on_arbitrary_text(tmp_path: Path, text: str) -> None:
         {"provider": st.sampled_from(["wesog", "toloka", "trafficops", "x"])},
         optional={"api_key": json_values, "token": json_values, "url": json_values,
                   "username": json_values, "password": json_values, "timeout": json_values,
-                  "verify_tls": json_values, "environment": json_values}), max_size=3)},
+                  "verify_tls": json_values, "environment": json_values,
+                  "auth_scheme": json_values, "api_version": json_values}), max_size=3)},
     optional={"default_profile": json_values}))  # fmt: skip
 def test_config_parser_on_arbitrary_documents(document: Any) -> None:
     try:

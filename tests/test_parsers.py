@@ -1,15 +1,20 @@
-"""Each provider's pure parser over real-shaped payloads, the ugly ones included."""
+"""Each provider's pure parser over real-shaped payloads, the ugly ones included, and what each
+provider module declares: its spec, its id syntax, its quirks."""
 
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from opwatch.config import parse_config
 from opwatch.errors import ProviderError, UsageError
-from opwatch.model import Progress, State
-from opwatch.providers import toloka, trafficops, wesog
+from opwatch.exitcodes import ExitCode
+from opwatch.model import Operation, Progress, State
+from opwatch.providers import BUILTIN, provider_class, toloka, trafficops, wesog
+from opwatch.providers.parsing import as_id
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -78,9 +83,23 @@ def test_toloka_times_without_zone_are_utc() -> None:
 
 
 def test_the_toloka_seed_body_is_not_json() -> None:
-    # The vendor page's sample has `"open_pool" : fase`: a provider sending it gets a clear error.
-    with pytest.raises(ValueError, match="Expecting value"):
-        json.loads((PAYLOADS / "toloka/seed_fase.txt").read_text())
+    # The vendor page's sample has `"open_pool" : fase`: a provider sending it gets a clear error
+    # that shows the start of what came, not a traceback from the JSON decoder.
+    config = parse_config(
+        {"profiles": {"crowd": {"provider": "toloka", "token": "t"}}}, Path("c"), {}
+    )
+    provider = toloka.TolokaProvider(config.get("crowd"), client=None)  # type: ignore[arg-type]
+    body = (PAYLOADS / "toloka/seed_fase.txt").read_bytes()
+    response = httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(ProviderError) as caught:
+        provider.decode(response)
+    assert caught.value.exit_code is ExitCode.UNREACHABLE
+    assert caught.value.transient  # garbage may be a passing proxy's page: retried, then 7
+    assert caught.value.message == (
+        'Toloka at https://toloka.dev answered 200 with application/json (\'{ "id" : '
+        '"57068577e4b0bf7b07a0256f", "type" : "TASK_SUITE.BATCH_CREATE", "statu…\') '
+        "instead of JSON (profile 'crowd')"
+    )
 
 
 @pytest.mark.parametrize(
@@ -166,3 +185,79 @@ def test_trafficops_ids(text: str, expected: str) -> None:
 def test_bad_ids(cls: Any, text: str) -> None:
     with pytest.raises(UsageError):
         cls.normalize_id(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "listed", "note"),
+    [
+        ("partial_more_bad_than_listed.json", 1, "Wesog counts 3 more failed items than it lists"),
+        ("partial_more_bad_than_listed.json", 4, None),
+        ("failed.json", 2, None),
+    ],
+)
+def test_wesog_says_when_it_counts_more_failures_than_it_lists(
+    name: str, listed: int, note: str | None
+) -> None:
+    operation = wesog.parse_operation(load(f"wesog/{name}"), "7")
+    assert wesog.WesogProvider.listing_note(operation, listed) == note
+
+
+def test_other_providers_list_every_failure_they_count() -> None:
+    partial = toloka.parse_operation(load("toloka/success_partial.json"))
+    assert partial.error_count == 2
+    assert toloka.TolokaProvider.listing_note(partial, 0) is None
+    acme = trafficops.parse_operation(load("trafficops/partial_acme.json"))
+    assert trafficops.TrafficOpsProvider.listing_note(acme, 1) is None
+
+
+@pytest.mark.parametrize(
+    ("provider", "present", "missing"),
+    [
+        ("wesog", set(), "'api_key' is required for Wesog"),
+        ("wesog", {"api_key"}, None),
+        ("toloka", {"auth_scheme"}, "'token' is required for Toloka"),
+        ("trafficops", {"username"}, "Traffic Ops needs 'username' and 'password', or 'token'"),
+        ("trafficops", {"password"}, "Traffic Ops needs 'username' and 'password', or 'token'"),
+        ("trafficops", {"username", "password"}, None),
+        ("trafficops", {"token"}, None),
+    ],
+)
+def test_what_each_provider_needs_to_sign_in(
+    provider: str, present: set[str], missing: str | None
+) -> None:
+    assert BUILTIN[provider].missing_credentials(present) == missing
+
+
+def test_default_urls() -> None:
+    assert BUILTIN["wesog"].default_url is not None
+    assert BUILTIN["wesog"].default_url({}) == "https://api.wesog.com"
+    assert toloka.default_url({}) == "https://toloka.dev"
+    assert toloka.default_url({"environment": "sandbox"}) == "https://sandbox.toloka.dev"
+    assert BUILTIN["trafficops"].default_url is None  # every Traffic Ops is someone's own host
+
+
+def test_the_registry_lists_each_provider_under_its_own_name() -> None:
+    assert list(BUILTIN) == ["wesog", "toloka", "trafficops"]
+    for name, spec in BUILTIN.items():
+        assert spec.name == name
+        assert provider_class(name).spec is spec
+    assert "nope" not in BUILTIN
+    with pytest.raises(KeyError):
+        provider_class("nope")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("abc", "abc"), (17, "17"), (None, "asked"), (True, "asked"), (1.5, "asked"), ([1], "asked")],
+)
+def test_an_id_the_body_names_else_the_one_asked_for(value: Any, expected: str) -> None:
+    assert as_id(value, "asked") == expected
+
+
+def test_operations_name_their_provider() -> None:
+    parsed: list[Operation] = [
+        wesog.parse_operation(load("wesog/failed.json"), "7"),
+        toloka.parse_operation(load("toloka/pending.json")),
+        trafficops.parse_operation(load("trafficops/succeeded.json")),
+    ]
+    assert [operation.provider for operation in parsed] == list(BUILTIN)

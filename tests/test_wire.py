@@ -162,6 +162,27 @@ def test_trafficops_refused_login(mock: respx.MockRouter) -> None:
     assert "pw" not in caught.value.message.replace("password", "")
 
 
+@pytest.mark.parametrize(
+    ("settings", "hint"),
+    [
+        ({"username": "ops", "password": "${TO_PASSWORD}"}, "check $TO_PASSWORD"),
+        ({"token": "tt"}, "check 'token' of profile 'x' in test.yaml"),
+    ],
+)
+def test_a_refused_login_points_at_the_credential_sent(
+    mock: respx.MockRouter, settings: dict[str, str], hint: str
+) -> None:
+    mock.post(url__regex=r"https://to.test/api/5.0/user/login.*").respond(
+        401, json={"alerts": [{"text": "Invalid username or password.", "level": "error"}]}
+    )
+    profiles = {"x": {"provider": "trafficops", "url": "https://to.test", **settings}}
+    cfg = parse_config({"profiles": profiles}, Path("test.yaml"), {"TO_PASSWORD": "pw"})
+    with pytest.raises(AuthError) as caught:
+        fetch(mock, cfg, "x", "3")
+    assert caught.value.exit_code is ExitCode.AUTH
+    assert caught.value.message.endswith(hint)
+
+
 def test_trafficops_token_login(mock: respx.MockRouter) -> None:
     login = mock.post("https://to.test/api/5.0/user/login/token").mock(return_value=login_ok())
     mock.get("https://to.test/api/5.0/async_status/3").respond(
@@ -311,9 +332,12 @@ def test_verify_tls_false_warns_once(capsys: pytest.CaptureFixture[str]) -> None
 
     async def main() -> None:
         async with Session(cfg, Runtime(env={})) as session:
+            session.provider("media")  # verify_tls left at true: nothing to say
             session.provider("insecure")
             session.provider("insecure")
 
     asyncio.run(main())
     err = capsys.readouterr().err
     assert err.count("does not verify TLS certificates") == 1
+    assert "profile 'insecure' does not verify TLS certificates (verify_tls: false)" in err
+    assert "'media'" not in err

@@ -23,8 +23,8 @@ from opwatch.commands.common import (
     runtime_for,
 )
 from opwatch.config import Config
-from opwatch.exitcodes import ExitCode, combine, reading_code
-from opwatch.model import OpRef, Reading, State
+from opwatch.exitcodes import ExitCode, combine
+from opwatch.model import OpRef, Reading, State, reading_code
 from opwatch.render.console import Printer
 from opwatch.render.json import line, reading_record
 

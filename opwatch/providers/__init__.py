@@ -1,16 +1,46 @@
-"""The built-in providers, imported only when a profile needs one."""
+"""The built-in providers, listed explicitly: adding one is its module and one line here.
 
+A provider's module is loaded the first time something asks for it (a profile that names it, a
+REF of such a profile), so `--version`, `--help` and a config of one provider load no other.
+"""
+
+from collections.abc import Iterator, Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from opwatch.providers.base import Provider
+    from opwatch.providers.base import Provider, ProviderSpec
 
-_MODULES = {"wesog": "wesog", "toloka": "toloka", "trafficops": "trafficops"}
+_WHERE = {
+    # name (a profile's `provider:`): "module:class"
+    "wesog": "opwatch.providers.wesog:WesogProvider",
+    "toloka": "opwatch.providers.toloka:TolokaProvider",
+    "trafficops": "opwatch.providers.trafficops:TrafficOpsProvider",
+}
 
 
 def provider_class(name: str) -> "type[Provider]":
-    """The Provider subclass for the provider called `name` in the config."""
-    module = import_module(f"opwatch.providers.{_MODULES[name]}")
-    cls: type[Provider] = module.PROVIDER
-    return cls
+    """The Provider subclass for the provider called `name` in the config (KeyError if none)."""
+    module, _, attribute = _WHERE[name].partition(":")
+    found: type[Provider] = getattr(import_module(module), attribute)
+    return found
+
+
+class _Specs(Mapping[str, "ProviderSpec"]):
+    """Every built-in provider's spec by name; names are known without loading any module."""
+
+    def __getitem__(self, name: str) -> "ProviderSpec":
+        return provider_class(name).spec
+
+    def __contains__(self, name: object) -> bool:
+        return name in _WHERE
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+BUILTIN: Mapping[str, "ProviderSpec"] = _Specs()
+"""Every provider a profile can name, by its `provider:` value, in the order messages list them."""

@@ -1,41 +1,107 @@
-"""The Provider interface, and the one place where HTTP failures become opwatch's errors.
+"""The Provider interface: what a provider declares (ProviderSpec), the hooks where its quirks
+go, and the one place where HTTP failures become opwatch's errors.
 
-Only this module catches httpx exceptions. Each provider module adds its endpoints and a pure
-``parse_operation(payload) -> Operation`` beside them, which most tests call directly.
+Only this module catches httpx exceptions. Each provider module declares its ProviderSpec and adds
+its endpoints and a pure ``parse_operation(payload) -> Operation`` beside them, which most tests
+call directly.
+
+Importing this module, and so any provider module, loads no HTTP library: config validates every
+profile from the providers' specs at start-up, and `opwatch profiles` or a bad REF must not pay
+for httpx (about as long to import as the whole CLI). httpx arrives with the client
+(`opwatch.http`) when a command reads; this module touches it only once a request has failed.
 """
 
-import functools
+from __future__ import annotations
+
+import importlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-
-from opwatch.config import Profile
 from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError
-from opwatch.http import Http
 from opwatch.model import Operation, OperationError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from opwatch.config import Profile
+    from opwatch.http import Http
 
 EXCERPT_CHARS = 80
 
 
-class Provider(ABC):
-    """Reads operations of one profile through one shared HTTP client."""
+class _LoadedOnUse:
+    """A module imported when one of its names is first looked up, not when this one is."""
 
-    name: ClassVar[str]
-    """`wesog`, `toloka` or `trafficops`."""
-    label: ClassVar[str]
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if not TYPE_CHECKING:
+    # Only the failure paths below look httpx's names up, after the client loaded it.
+    httpx = _LoadedOnUse("httpx")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What config needs to know of a provider to validate a profile, declared in the provider's
+    module and read without loading any HTTP code."""
+
+    name: str
+    """The `provider:` value of a profile: `wesog`, `toloka`, `trafficops`."""
+    label: str
     """The provider's name for people: `Wesog`, `Toloka`, `Traffic Ops`."""
-    credential_key: ClassVar[str]
-    """The profile key whose credential a 401/403 points the user at."""
+    secret_keys: tuple[str, ...]
+    """The credential keys a profile may give, each also as `<key>_command`; a refusal points
+    at the first of them the profile gives."""
+    credentials: tuple[tuple[str, ...], ...]
+    """The ways to sign in, each the keys (secrets or options) that together suffice."""
+    options: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+    """Settings that are not secret: each key's allowed values, or None for any text."""
+    default_url: Callable[[Mapping[str, str]], str] | None = None
+    """The base URL of a profile that gives none, from its options; None: `url` is required."""
+
+    def missing_credentials(self, present: Collection[str]) -> str | None:
+        """What a profile giving the keys `present` lacks to sign in, said as a sentence; None
+        when one way to sign in is complete."""
+        if any(all(key in present for key in keys) for keys in self.credentials):
+            return None
+        if len(self.credentials) == 1 and len(self.credentials[0]) == 1:
+            return f"'{self.credentials[0][0]}' is required for {self.label}"
+        ways = ", or ".join(" and ".join(f"'{key}'" for key in keys) for keys in self.credentials)
+        return f"{self.label} needs {ways}"
+
+
+class Provider(ABC):
+    """Reads operations of one profile through one shared HTTP client.
+
+    A provider's quirks that other parts must heed are hooks here, with a neutral default that
+    the provider's module overrides where the quirk is (`listing_note`, `error_text`).
+    """
+
+    spec: ClassVar[ProviderSpec]
+    """The provider's declaration: name, label, secrets, options, sign-in rules, default URL."""
 
     def __init__(self, profile: Profile, client: Http) -> None:
         self.profile = profile
         self.client = client
+
+    @property
+    def name(self) -> str:
+        """`wesog`, `toloka` or `trafficops`."""
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        """The provider's name for people: `Wesog`, `Toloka`, `Traffic Ops`."""
+        return self.spec.label
 
     @staticmethod
     @abstractmethod
@@ -50,9 +116,16 @@ class Provider(ABC):
     def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """The failed items of `operation` (read again from the provider where needed)."""
 
+    @classmethod
+    def listing_note(cls, operation: Operation, listed: int) -> str | None:
+        """What a user should know about `operation`'s failed items beyond the `listed` rows
+        (a count the rows do not add up to), or None."""
+        return None
+
     def credential_in_use(self) -> str:
         """The profile key of the credential this provider sends, for hints on a refusal."""
-        return self.credential_key
+        keys = self.spec.secret_keys
+        return next((key for key in keys if key in self.profile.secrets), keys[0])
 
     def error_text(self, payload: Any) -> str | None:
         """The human message in one of this provider's error bodies, if it has one."""
@@ -149,6 +222,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # the email package: only for a dated reply
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -156,57 +231,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-TIMESTAMPS_KEPT = 32_768
-"""Parsed times remembered: a watched operation sends the same start time on every read."""
-_FRACTION = re.compile(r"\.(\d+)")
-_SHORT_OFFSET = re.compile(r"([+-]\d\d)$")
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """A timezone-aware UTC datetime from an ISO 8601 string; None when absent or unreadable.
-
-    Strings without a zone are UTC: Toloka documents its times as UTC and sends no offset.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return _parse_iso(value)
-
-
-@functools.lru_cache(maxsize=TIMESTAMPS_KEPT)
-def _parse_iso(value: str) -> datetime | None:
-    text = value.strip().replace(" ", "T", 1)
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    text = _SHORT_OFFSET.sub(r"\1:00", text)  # `+00`, as PostgreSQL prints it
-    # fromisoformat wants 3 or 6 fraction digits before 3.12; pad or cut to 6.
-    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def as_int(value: object) -> int | None:
-    """An integer count, or None for anything else (bool, null, a string of words)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def as_text(value: object) -> str | None:
-    """A string field, or None when the provider sent something else."""
-    return value if isinstance(value, str) else None
 
 
 def _reject_constant(name: str) -> Any:

@@ -1,17 +1,48 @@
-"""Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}` and the operation's log."""
+"""Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}` and the operation's log.
+
+Everything opwatch knows of Toloka is here: its spec (what a profile holds, which host each
+environment is), its id syntax, its auth scheme rule, its parser and its streamed error log.
+"""
 
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
-
-import httpx
 
 from opwatch.errors import NotFound, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, as_int, as_text, parse_timestamp
+from opwatch.providers.base import Provider, ProviderSpec
 from opwatch.providers.jsonstream import JSONStreamError, array_items
+from opwatch.providers.parsing import (
+    as_id,
+    as_int,
+    as_object,
+    as_text,
+    done_count,
+    expect_object,
+    parse_timestamp,
+)
 
+URLS = {
+    # The toloka.yandex.com hosts of the vendor pages were switched off in 2023 (PROVIDERS.md).
+    "production": "https://toloka.dev",
+    "sandbox": "https://sandbox.toloka.dev",
+}
+
+
+def default_url(options: Mapping[str, str]) -> str:
+    """The host of the profile's `environment`, production unless it says sandbox."""
+    return URLS[options.get("environment", "production")]
+
+
+SPEC = ProviderSpec(
+    name="toloka",
+    label="Toloka",
+    secret_keys=("token",),
+    credentials=(("token",),),
+    options={"environment": tuple(URLS), "auth_scheme": ("OAuth", "ApiKey")},
+    default_url=default_url,
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _STATES = {
     "PENDING": State.PENDING,
@@ -36,14 +67,10 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     Times come without a zone and are UTC. `details` is free-form per type: counts are read
     only when present (batch creations carry them; some bodies only `items_count`).
     """
-    if not isinstance(payload, dict):
-        raise ProviderError(
-            f"Toloka answered a body opwatch cannot read: expected an operation object, "
-            f"got {type(payload).__name__}"
-        )
+    payload = expect_object(payload, SPEC.label)
     status = as_text(payload.get("status"))
     state = _STATES.get(status or "", State.UNKNOWN)  # unknown words are tolerated, not fatal
-    details = _object(payload.get("details"))
+    details = as_object(payload.get("details"))
     total = as_int(details.get("total_count"))
     if total is None:
         total = as_int(details.get("items_count"))
@@ -55,7 +82,7 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     bad = None if failed is None and not_valid is None else max(failed or 0, not_valid or 0)
     if state is State.SUCCEEDED and bad:
         state = State.PARTIAL
-    done = good + bad if good is not None and bad is not None else None
+    done = done_count(good, bad)
     percent = payload.get("progress")
     percent_value = None
     if (
@@ -66,10 +93,9 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
         percent_value = min(100.0, max(0.0, float(percent)))
     elif state.terminal:
         percent_value = 100.0
-    identifier = payload.get("id")
     return Operation(
         provider="toloka",
-        id=str(identifier) if isinstance(identifier, str | int) else str(op_id),
+        id=as_id(payload.get("id"), op_id),
         state=state,
         provider_status=status,
         kind=as_text(payload.get("type")),
@@ -88,7 +114,7 @@ def step_errors(step: Any, op_id: str) -> list[OperationError]:
     if not isinstance(step, dict) or step.get("success") is not False:
         return []
     kind = as_text(step.get("type"))
-    given, output = _object(step.get("input")), _object(step.get("output"))
+    given, output = as_object(step.get("input")), as_object(step.get("output"))
     item = given.get("__item_idx", given.get("id"))
     item_text = None if item is None or isinstance(item, dict | list) else str(item)
     if "code" in output and not isinstance(output.get("code"), dict):
@@ -119,16 +145,10 @@ def step_errors(step: Any, op_id: str) -> list[OperationError]:
     return rows or [OperationError(provider="toloka", id=op_id, item=item_text, step=kind)]
 
 
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 class TolokaProvider(Provider):
     """Reads Toloka operations and their logs."""
 
-    name: ClassVar[str] = "toloka"
-    label: ClassVar[str] = "Toloka"
-    credential_key: ClassVar[str] = "token"
+    spec: ClassVar[ProviderSpec] = SPEC
 
     @staticmethod
     def normalize_id(text: str) -> str:
@@ -147,6 +167,8 @@ class TolokaProvider(Provider):
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """Error rows from `GET /api/v1/operations/{id}/log`, parsed as the bytes arrive."""
+        import httpx  # loaded already by the client this runs on; not at start-up (base.py)
+
         url = f"/api/v1/operations/{operation.id}/log"
         try:
             async with self.client.stream("GET", url, headers=self._auth()) as response:
@@ -180,6 +202,3 @@ class TolokaProvider(Provider):
         token = self.profile.secrets["token"].reveal()
         scheme = self.profile.options.get("auth_scheme") or auth_scheme(token)
         return {"Authorization": f"{scheme} {token}"}
-
-
-PROVIDER = TolokaProvider

@@ -1,18 +1,39 @@
-"""Traffic Ops (Apache Traffic Control): `GET /api/{version}/async_status/{id}` behind a login."""
+"""Traffic Ops (Apache Traffic Control): `GET /api/{version}/async_status/{id}` behind a login.
+
+Everything opwatch knows of Traffic Ops is here: its spec (two ways to sign in, API versions, no
+default host), its id syntax (a job number or the Location its 202 names), its login with
+version fallback and re-login, and its parser of free-text job messages.
+"""
+
+from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-
-from opwatch.config import TRAFFICOPS_VERSIONS, Profile
 from opwatch.errors import AuthError, ProviderError, UsageError
-from opwatch.http import Http
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, as_text, parse_timestamp
+from opwatch.providers.base import Provider, ProviderSpec
+from opwatch.providers.parsing import as_id, as_text, done_count, parse_timestamp
 
+if TYPE_CHECKING:
+    import httpx
+
+    from opwatch.config import Profile
+    from opwatch.http import Http
+
+API_VERSIONS = ("5.0", "4.1", "4.0")
+"""The versions with `async_status` (not 3.x), newest first: the order a login tries them."""
+SPEC = ProviderSpec(
+    name="trafficops",
+    label="Traffic Ops",
+    secret_keys=("password", "token"),
+    # A login takes a user and password, or a token (`/user/login/token`).
+    credentials=(("username", "password"), ("token",)),
+    options={"username": None, "api_version": API_VERSIONS},
+    default_url=None,  # every Traffic Ops is an organisation's own server
+)
 _ID = re.compile(r"^\d+$")
 # A job's 202 reply names its status as `Location: /api/4.0/async_status/17` (always 4.0).
 _LOCATION = re.compile(r"/api/\d+(?:\.\d+)?/async_status/(\d+)/?$")
@@ -52,14 +73,17 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     good, bad = message_counts(message)
     if state is State.SUCCEEDED and bad:
         state = State.PARTIAL
-    done = good + bad if good is not None and bad is not None else None
-    identifier = job.get("id")
     return Operation(
         provider="trafficops",
-        id=str(identifier) if isinstance(identifier, int | str) else str(op_id),
+        id=as_id(job.get("id"), op_id),
         state=state,
         provider_status=status,
-        progress=Progress(percent=100.0 if state.terminal else None, done=done, good=good, bad=bad),
+        progress=Progress(
+            percent=100.0 if state.terminal else None,
+            done=done_count(good, bad),
+            good=good,
+            bad=bad,
+        ),
         error_count=bad,
         message=message,
         started_at=parse_timestamp(job.get("start_time")),
@@ -71,14 +95,12 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
 class TrafficOpsProvider(Provider):
     """Reads Traffic Ops async jobs, logging in with a cookie session first."""
 
-    name: ClassVar[str] = "trafficops"
-    label: ClassVar[str] = "Traffic Ops"
-    credential_key: ClassVar[str] = "password"
+    spec: ClassVar[ProviderSpec] = SPEC
 
     def __init__(self, profile: Profile, client: Http) -> None:
         super().__init__(profile, client)
         pinned = profile.options.get("api_version")
-        self._versions = (pinned,) if pinned else TRAFFICOPS_VERSIONS
+        self._versions = (pinned,) if pinned else API_VERSIONS
         self.version: str | None = None
         """The API version the server answered the login on."""
         self._login_lock = asyncio.Lock()
@@ -97,9 +119,6 @@ class TrafficOpsProvider(Provider):
         raise UsageError(
             "a Traffic Ops job id is a whole number, or a Location like /api/4.0/async_status/17"
         )
-
-    def credential_in_use(self) -> str:
-        return "password" if "password" in self.profile.secrets else "token"
 
     async def fetch(self, op_id: str) -> Operation:
         """One read of `GET /api/{version}/async_status/{op_id}`; logs in again once on 401,
@@ -176,6 +195,3 @@ class TrafficOpsProvider(Provider):
             f"({response.status_code}{': ' + said if said else ''}); "
             f"check {self.profile.secret_hint(self.credential_in_use())}"
         )
-
-
-PROVIDER = TrafficOpsProvider

@@ -1,13 +1,33 @@
-"""Wesog, the media indexing API: `GET {url}/ops/{op_id}` with the `API-Key` header."""
+"""Wesog, the media indexing API: `GET {url}/ops/{op_id}` with the `API-Key` header.
+
+Everything opwatch knows of Wesog is here: its spec (what a profile holds), its id syntax, its
+parser, its error bodies and the quirk that its counts outrun its error list.
+"""
 
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from opwatch.errors import ProviderError, UsageError
+from opwatch.errors import UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, as_int, as_text, parse_timestamp
+from opwatch.providers.base import Provider, ProviderSpec
+from opwatch.providers.parsing import (
+    as_id,
+    as_int,
+    as_text,
+    done_count,
+    expect_object,
+    parse_timestamp,
+)
 
+DEFAULT_URL = "https://api.wesog.com"
+SPEC = ProviderSpec(
+    name="wesog",
+    label="Wesog",
+    secret_keys=("api_key",),
+    credentials=(("api_key",),),
+    default_url=lambda options: DEFAULT_URL,
+)
 _ID = re.compile(r"^\d+$")
 
 
@@ -17,16 +37,12 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     The documentation is thin and contradicts itself, so every field may be null, missing or of
     the wrong type: such a field reads as unknown (None), never as a crash or a made-up 0.
     """
-    if not isinstance(payload, dict):
-        raise ProviderError(
-            f"Wesog answered a body opwatch cannot read: expected an operation object, "
-            f"got {type(payload).__name__}"
-        )
+    payload = expect_object(payload, SPEC.label)
     total, good, bad = (as_int(payload.get(k)) for k in ("num_total", "num_good", "num_bad"))
     started = payload.get("is_started") is True
     finished = payload.get("is_finished") is True
     state, status = _state(started, finished, good, bad)
-    done = good + bad if good is not None and bad is not None else None
+    done = done_count(good, bad)
     percent = None
     if done is not None and total:
         percent = min(100.0, 100.0 * done / total)
@@ -39,7 +55,7 @@ def parse_operation(payload: Any, op_id: str | None = None) -> Operation:
     error_count = bad if bad is not None else (len(errors) if isinstance(errors, list) else None)
     return Operation(
         provider="wesog",
-        id=str(payload.get("id", op_id) if payload.get("id") is not None else op_id),
+        id=as_id(payload.get("id"), op_id),
         state=state,
         provider_status=status,
         kind=kind,
@@ -73,9 +89,7 @@ def _state(started: bool, finished: bool, good: int | None, bad: int | None) -> 
 class WesogProvider(Provider):
     """Reads Wesog operations."""
 
-    name: ClassVar[str] = "wesog"
-    label: ClassVar[str] = "Wesog"
-    credential_key: ClassVar[str] = "api_key"
+    spec: ClassVar[ProviderSpec] = SPEC
 
     @staticmethod
     def normalize_id(text: str) -> str:
@@ -105,6 +119,16 @@ class WesogProvider(Provider):
                 message=as_text(entry.get("msg")),
             )
 
+    @classmethod
+    def listing_note(cls, operation: Operation, listed: int) -> str | None:
+        """Wesog's `num_bad` can exceed the entries of its `errors[]` (nothing documented ties
+        the two; tests/payloads/wesog/partial_more_bad_than_listed.json has 4 bad, 1 listed):
+        say how many failed items the listing cannot show."""
+        unlisted = (operation.error_count or 0) - listed
+        if unlisted <= 0:
+            return None
+        return f"Wesog counts {unlisted} more failed items than it lists"
+
     def error_text(self, payload: Any) -> str | None:
         """FastAPI-shaped bodies: `{"detail": "..."}` or, for 422, a list of `{loc, msg}`."""
         detail = payload.get("detail") if isinstance(payload, dict) else None
@@ -121,6 +145,3 @@ class WesogProvider(Provider):
 
     def _auth(self) -> dict[str, str]:
         return {"API-Key": self.profile.secrets["api_key"].reveal()}
-
-
-PROVIDER = WesogProvider

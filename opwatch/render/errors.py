@@ -66,13 +66,9 @@ def _notes(listing: Listing) -> list[Text]:
     elif listing.total == 0:
         state = listing.operation.state.value if listing.operation else "unknown"
         notes.append(Text(f"{listing.ref}: no failed items ({state})", style="dim"))
-    if listing.unlisted:
-        notes.append(
-            Text(
-                f"{listing.ref}: Wesog counts {listing.unlisted} more failed items than it lists",
-                style="yellow",
-            )
-        )
+    note = listing.note
+    if note:
+        notes.append(Text(f"{listing.ref}: {note}", style="yellow"))
     return notes
 
 

@@ -2,7 +2,8 @@
 
 A scenario file is YAML: `{speed?: number, operations: [OperationSpec mapping, ...],
 faults?: [fault mapping, ...]}`. Operations of a scenario start their clocks when the simulator
-starts serving; `age_s` (or a negative `start_delay_s`) puts part of their life in the past.
+starts serving, and so do the `duration_s` of its faults; `age_s` (or a negative
+`start_delay_s`) puts part of an operation's life in the past.
 """
 
 from dataclasses import dataclass, field
@@ -11,11 +12,12 @@ from typing import Any
 
 from opwatch.simulator.faults import Fault
 from opwatch.simulator.operations import OperationSpec
+from opwatch.simulator.providers import PROVIDERS
 
 _TOP_KEYS = ("speed", "operations", "faults")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
     """Operations to create at start, faults to switch on, and the clock's speed."""
 
@@ -79,48 +81,34 @@ def scenario_from_dict(document: Any, source: str = "scenario") -> Scenario:
 
 def default_scenario() -> Scenario:
     """Every state of every provider, at any moment: finished ones already old, running ones
-    long, pending ones waiting, stuck ones forever, and an unknown status word each."""
+    long, pending ones waiting, stuck ones forever, an unknown status word each (where the API
+    has status words), and each provider's own quirks (`extra_samples`)."""
     ops: list[OperationSpec] = []
     day = 86400.0
-    for provider, kinds in (
-        ("wesog", ("add image", "upd video", "del celebs")),
-        ("toloka", ("TASK_SUITE.BATCH_CREATE", "TASK.BATCH_CREATE", "POOL.OPEN")),
-        ("trafficops", ("acme_renew", "dnssec_refresh", "generic")),
-    ):
-        batch, other, pool = kinds
+    for provider in PROVIDERS:
+        name = provider.name
+        batch, other, failing = provider.sample_kinds
         ops += [
             # succeeded, partial and failed, finished ten minutes before the start
-            OperationSpec(provider, kind=batch, duration_s=60, age_s=600, items=40),
-            OperationSpec(
-                provider, kind=batch, duration_s=60, age_s=600, items=40, fail_fraction=0.25
-            ),
-            OperationSpec(
-                provider,
-                kind=pool if provider == "toloka" else other,
-                duration_s=30,
-                age_s=600,
-                items=10,
-                outcome="failed",
-            ),
+            OperationSpec(name, kind=batch, duration_s=60, age_s=600, items=40),
+            OperationSpec(name, kind=batch, duration_s=60, age_s=600, items=40, fail_fraction=0.25),
+            OperationSpec(name, kind=failing, duration_s=30, age_s=600, items=10, outcome="failed"),
             # running for a day, pending for a day, stuck forever
-            OperationSpec(provider, kind=batch, duration_s=day, items=1000, fail_fraction=0.1),
-            OperationSpec(provider, kind=other, duration_s=60, start_delay_s=day, items=10),
-            OperationSpec(provider, kind=batch, duration_s=60, items=10, outcome="stuck"),
-            # an unknown final status word (Wesog has none: its finished one is plain)
+            OperationSpec(name, kind=batch, duration_s=day, items=1000, fail_fraction=0.1),
+            OperationSpec(name, kind=other, duration_s=60, start_delay_s=day, items=10),
+            OperationSpec(name, kind=batch, duration_s=60, items=10, outcome="stuck"),
+            # an unknown final status word (or a plain finished one where the API has none)
             OperationSpec(
-                provider,
+                name,
                 kind=batch,
                 duration_s=10,
                 age_s=600,
                 items=5,
-                status_word="ARCHIVED" if provider != "wesog" else None,
+                status_word=provider.sample_status_word,
             ),
         ]
-    ops += [
-        # Toloka running without progress, and one whose log is gone (older than a month)
-        OperationSpec("toloka", kind="POOL.CLOSE", duration_s=day, reports_progress=False),
-        OperationSpec("toloka", items=20, fail_fraction=0.5, age_days=40),
-    ]
+    for provider in PROVIDERS:
+        ops += [OperationSpec.from_dict(dict(extra)) for extra in provider.extra_samples]
     return Scenario(operations=ops)
 
 

@@ -54,7 +54,7 @@ def test_2_no_arguments_shows_the_help(cli: Cli) -> None:
     result = cli()
     assert result.code == 2
     assert "Usage: opwatch [OPTIONS] COMMAND" in result.stdout
-    assert "Exit codes: 0 every operation succeeded" in result.stdout
+    assert "Exit codes:" in result.stdout
 
 
 def test_help_and_version_are_0(cli: Cli) -> None:

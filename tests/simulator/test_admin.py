@@ -5,7 +5,7 @@ import httpx
 import pytest
 import yaml
 
-from opwatch.simulator import Simulator, describe
+from opwatch.simulator import ManualClock, Simulator, describe
 from tests.simulator.conftest import KEY, op_id
 
 
@@ -27,22 +27,31 @@ def test_operations_endpoint(sim: Simulator, http: httpx.Client) -> None:
     assert http.post("/_sim/operations", content=b"{not json").status_code == 400
 
 
-def test_faults_endpoint(sim: Simulator, http: httpx.Client) -> None:
+def test_faults_endpoint(sim: Simulator, http: httpx.Client, clock: ManualClock) -> None:
     ref = sim.add_operation({"provider": "wesog"})
     assert (
         http.post("/_sim/faults", json={"kind": "5xx", "ref": ref, "count": 5}).status_code == 201
     )
-    assert http.get("/_sim/faults").json()[0]["count"] == 5
+    assert http.post("/_sim/faults", json={"kind": "429", "duration_s": 30}).status_code == 201
+    clock.advance(10)
+    assert http.get("/_sim/faults").json() == [
+        {"kind": "5xx", "ref": ref, "route": None, "count": 5, "seconds_left": None},
+        {"kind": "429", "ref": None, "route": None, "count": None, "seconds_left": 20.0},
+    ]
     assert http.get(f"/ops/{op_id(ref)}", headers=KEY).status_code == 503
+    assert http.get("/_sim/faults").json()[0]["count"] == 4  # what is left of it
     assert http.delete("/_sim/faults").status_code == 200
     assert http.get("/_sim/faults").json() == []
     assert http.get(f"/ops/{op_id(ref)}", headers=KEY).status_code == 200
     assert http.post("/_sim/faults", json={"kind": "nope"}).status_code == 400
 
 
-def test_stats(sim: Simulator, http: httpx.Client) -> None:
+def test_stats(sim: Simulator, http: httpx.Client, clock: ManualClock) -> None:
     ref = sim.add_operation({"provider": "wesog"})
+    read_at = []
     for _ in range(3):
+        clock.advance(1.5)
+        read_at.append(clock.monotonic())
         http.get(f"/ops/{op_id(ref)}", headers=KEY)
     http.get("/api/v1/operations/x")  # refused: counted by route, not by REF
     stats = http.get("/_sim/stats").json()
@@ -51,9 +60,8 @@ def test_stats(sim: Simulator, http: httpx.Client) -> None:
     assert stats["by_ref"] == {ref: 3}
     assert "reads" not in stats
     reads = http.get("/_sim/stats", params={"reads": 1}).json()["reads"]
-    assert [r["ref"] for r in reads] == [ref] * 3
-    assert reads == sorted(reads, key=lambda r: r["t"])
-    assert sim.reads_of(ref) == [r["t"] for r in reads]
+    assert reads == [{"ref": ref, "t": t} for t in read_at]  # the clock's time of each read
+    assert sim.reads_of(ref) == read_at
     assert http.post("/_sim/stats/reset").status_code == 200
     assert sim.stats() == {"requests": 0, "by_route": {}, "by_ref": {}}
     assert http.get("/_sim/nothing").status_code == 404
@@ -70,6 +78,11 @@ def test_config(sim: Simulator, http: httpx.Client) -> None:
         "cdn": {"provider": "trafficops", "url": sim.url, "username": "admin",
                 "password": "sim-password"},
     }  # fmt: skip
+
+
+def test_unknown_credentials_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"unknown credential\(s\): wesog_token \(known: "):
+        Simulator(credentials={"wesog_token": "k2"})
 
 
 def test_credentials_can_be_replaced() -> None:

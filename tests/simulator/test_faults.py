@@ -2,15 +2,14 @@
 as long as asked (count or duration), and that it touches only what it names."""
 
 import json
-import socket
 import time
 
 import httpx
 import pytest
 
-from opwatch.simulator import Scenario, Simulator
-from opwatch.simulator.faults import Fault, wrong_shape
-from tests.simulator.conftest import KEY, LOGIN, OAUTH, op_id
+from opwatch.simulator import Fault, ManualClock, Scenario, Simulator
+from opwatch.simulator.faults import wrong_shape
+from tests.simulator.conftest import KEY, LOGIN, OAUTH, op_id, raw_connection, read_until_closed
 
 
 def read(http: httpx.Client, ref: str) -> httpx.Response:
@@ -120,20 +119,21 @@ def test_drop_closes_the_connection_mid_body(
 
 def test_drop_on_the_wire(sim: Simulator, refs: dict[str, str]) -> None:
     sim.add_fault({"kind": "drop", "ref": refs["wesog"]})
-    host, port = sim.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as raw:
+    with raw_connection(sim) as raw:
         raw.sendall(f"GET /ops/{op_id(refs['wesog'])} HTTP/1.1\r\nHost: x\r\n"
                     "API-Key: sim-wesog-key\r\n\r\n".encode())  # fmt: skip
-        received = b""
-        while chunk := raw.recv(65536):
-            received += chunk
+        received = read_until_closed(raw)
     head, _, body = received.partition(b"\r\n\r\n")
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length")))  # fmt: skip
     assert 0 < len(body) < length  # promised more than it sent, then hung up
 
 
-def test_slow_then_normal(sim: Simulator, http: httpx.Client, refs: dict[str, str]) -> None:
+def test_slow_really_waits_whatever_the_clock(
+    sim: Simulator, http: httpx.Client, refs: dict[str, str]
+) -> None:
+    # `slow` stands for the network, so it sleeps for real: the only test here on the wall
+    # clock, asserting lower bounds a busy machine cannot break.
     sim.add_fault({"kind": "slow", "ref": refs["wesog"], "delay_s": 0.6})
     with pytest.raises(httpx.ReadTimeout):
         http.get(f"/ops/{op_id(refs['wesog'])}", headers=KEY, timeout=0.2)
@@ -154,15 +154,18 @@ def test_login_fail(sim: Simulator, http: httpx.Client, refs: dict[str, str]) ->
 
 
 def test_route_faults_for_a_while(
-    sim: Simulator, to_http: httpx.Client, refs: dict[str, str]
+    sim: Simulator, to_http: httpx.Client, refs: dict[str, str], clock: ManualClock
 ) -> None:
-    sim.add_fault({"kind": "5xx", "route": "toloka", "duration_s": 0.3})
+    sim.add_fault({"kind": "5xx", "route": "toloka", "duration_s": 30})
     assert read(to_http, refs["toloka"]).status_code == 503
     assert read(to_http, refs["toloka"]).status_code == 503  # no count: every request meanwhile
     assert read(to_http, refs["wesog"]).status_code == 200  # other routes untouched
     assert read(to_http, refs["trafficops"]).status_code == 200
-    time.sleep(0.35)
+    clock.advance(29.9)
+    assert read(to_http, refs["toloka"]).status_code == 503
+    clock.advance(0.1)  # 30 s of the clock: over
     assert read(to_http, refs["toloka"]).status_code == 200
+    assert sim.faults.describe(clock.monotonic()) == []
 
 
 def test_a_fault_for_every_route(
@@ -195,10 +198,24 @@ def test_faults_can_be_cleared(sim: Simulator, http: httpx.Client, refs: dict[st
     assert read(http, refs["wesog"]).status_code == 200
 
 
-def test_scenario_faults_start_with_the_simulator() -> None:
-    scenario = Scenario(faults=[{"kind": "429", "route": "wesog", "duration_s": 30}])
-    with Simulator(scenario) as sim, httpx.Client(base_url=sim.url) as http:
+def test_a_scenario_faults_duration_counts_from_the_start_of_serving() -> None:
+    clock = ManualClock()
+    scenario = Scenario(faults=[{"kind": "429", "route": "wesog", "duration_s": 1}])
+    sim = Simulator(scenario, clock=clock)
+    clock.advance(1.2)  # built long before it serves: the fault must not have run out
+    with sim, httpx.Client(base_url=sim.url) as http:
         assert http.get("/ops/1", headers=KEY).status_code == 429
+        clock.advance(0.9)
+        assert http.get("/ops/1", headers=KEY).status_code == 429
+        clock.advance(0.1)
+        assert http.get("/ops/1", headers=KEY).status_code == 404  # over: the real answer
+
+
+def test_a_scenario_fault_with_a_count() -> None:
+    scenario = Scenario(faults=[{"kind": "5xx", "route": "toloka", "count": 2}])
+    with Simulator(scenario, clock=ManualClock()) as sim, httpx.Client(base_url=sim.url) as http:
+        codes = [http.get("/api/v1/operations/x", headers=OAUTH).status_code for _ in range(3)]
+        assert codes == [503, 503, 404]
 
 
 @pytest.mark.parametrize(
@@ -217,9 +234,13 @@ def test_bad_faults(sim: Simulator, fault: dict[str, object], message: str) -> N
         sim.add_fault(fault)
 
 
-def test_fault_objects_are_accepted() -> None:
+def test_fault_objects_are_accepted_and_checked() -> None:
     fault = Fault("5xx", count=1)
-    fault.arm()
     with Simulator() as sim, httpx.Client(base_url=sim.url) as http:
         sim.add_fault(fault)
         assert http.get("/ops/1", headers=KEY).status_code == 503
+        assert http.get("/ops/1", headers=KEY).status_code == 404  # once: a count of one
+        sim.add_fault(fault)  # the same fault again starts afresh
+        assert http.get("/ops/1", headers=KEY).status_code == 503
+    with pytest.raises(ValueError, match="fault kind must be one of"):
+        Fault("meteor")

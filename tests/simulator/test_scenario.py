@@ -1,13 +1,14 @@
 """Scenarios: the YAML file format and its error messages, the built-in default and demo
 scenarios, the simulated clock and its speed."""
 
-import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from opwatch.simulator import (
+    ManualClock,
     OperationSpec,
     Scenario,
     Simulator,
@@ -15,6 +16,7 @@ from opwatch.simulator import (
     demo_scenario,
     load_scenario,
 )
+from opwatch.simulator.providers.toloka import log_gone
 from tests.simulator.conftest import KEY, op_id
 
 STATES = {"pending", "running", "stuck", "succeeded", "partial", "failed"}
@@ -82,17 +84,20 @@ def test_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_the_default_scenario_has_every_state_of_every_provider_at_once() -> None:
-    with Simulator(default_scenario()) as sim:
-        seen: dict[str, set[str]] = {}
-        words: set[str] = set()
-        for (provider, _), operation in sim.operations.items():
-            seen.setdefault(provider, set()).add(operation.state())
-            if provider == "toloka":
-                words.add(operation.toloka_status())
-        assert seen == {"wesog": STATES, "toloka": STATES, "trafficops": STATES}
-        assert "ARCHIVED" in words
-        assert any(not op.spec.reports_progress for op in sim.operations.values())
-        assert any(op.log_gone() for op in sim.operations.values())
+    clock = ManualClock()
+    with Simulator(default_scenario(), clock=clock) as sim:
+        for _ in range(2):  # at the start, and still a day and a half later
+            seen: dict[str, set[str]] = {}
+            for (provider, _), operation in sim.operations.items():
+                seen.setdefault(provider, set()).add(operation.state())
+            assert seen == {"wesog": STATES, "toloka": STATES, "trafficops": STATES}
+            clock.advance(0.5 * 86400)
+        toloka = sim.operations_of("toloka")
+        assert "ARCHIVED" in {op.body()["status"] for op in toloka}
+        jobs = [op.body()["response"] for op in sim.operations_of("trafficops")]
+        assert "ARCHIVED" in {job["status"] for job in jobs}
+        assert any("progress" not in op.body() for op in toloka)
+        assert any(log_gone(op) for op in toloka)
 
 
 def test_the_demo_scenario() -> None:
@@ -109,25 +114,40 @@ def test_the_demo_scenario() -> None:
 
 
 def test_scenario_clocks_start_with_the_simulator() -> None:
-    sim = Simulator(Scenario([OperationSpec("wesog", duration_s=1, items=10)]), speed=1)
-    time.sleep(0.3)  # not serving yet: the operation's clock has not started
+    clock = ManualClock()
+    sim = Simulator(Scenario([OperationSpec("wesog", duration_s=1, items=10)]), clock=clock)
+    started_at = clock.now()
+    clock.advance(30)  # not serving yet: the operation's clock has not started
     with sim:
         [operation] = sim.operations.values()
-        assert operation.phase().done <= 1
+        assert operation.phase().done == 0
+        clock.advance(0.55)
+        body = operation.body()
+        assert (body["num_good"], body["is_finished"]) == (5, False)
+        assert body["created_at"] == (started_at + timedelta(seconds=30)).isoformat(
+            timespec="milliseconds"
+        )
 
 
 def test_speed_runs_the_clock_faster() -> None:
+    clock = ManualClock()
     with (
-        Simulator(speed=10) as sim,
+        Simulator(speed=10, clock=clock) as sim,
         httpx.Client(base_url=sim.url) as http,
     ):
         ref = sim.add_operation({"provider": "wesog", "duration_s": 3, "items": 10})
+        clock.advance(0.29)  # 2.9 simulated seconds
         body = http.get(f"/ops/{op_id(ref)}", headers=KEY).json()
-        assert body["is_finished"] is False
-        time.sleep(0.35)  # 3.5 simulated seconds
+        assert (body["is_finished"], body["num_good"]) == (False, 9)
+        clock.advance(0.015)
         body = http.get(f"/ops/{op_id(ref)}", headers=KEY).json()
         assert (body["is_finished"], body["num_good"]) == (True, 10)
-        assert 250 <= body["exec_ms"] <= 350  # timestamps follow the wall clock
+        assert body["exec_ms"] == 300  # timestamps follow the clock, not the simulated time
+
+
+def test_the_real_clock_cannot_be_advanced() -> None:
+    with pytest.raises(TypeError, match="SystemClock cannot be advanced; use a ManualClock"):
+        Simulator().advance(1)
 
 
 def test_operation_spec_defaults() -> None:
@@ -143,7 +163,7 @@ def test_a_partial_operation_has_good_and_bad_items_however_small(sim: Simulator
     ref = sim.add_operation({"provider": "wesog", "items": 2, "outcome": "partial", "age_s": 99})
     operation = sim.operation("wesog", op_id(ref))
     assert operation is not None
-    body = operation.wesog_body()
+    body = operation.body()
     assert (body["num_good"], body["num_bad"]) == (1, 1)
 
 

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from opwatch.simulator import Simulator
+from opwatch.simulator.providers.toloka import log_of
 from tests.simulator.conftest import OAUTH, op_id
 
 
@@ -36,7 +37,7 @@ def test_states_on_the_clock(sim: Simulator) -> None:
     assert operation is not None
 
     def body(sim_seconds: float) -> dict[str, object]:
-        return operation.toloka_body(operation.created_mono + sim_seconds / sim.speed)
+        return operation.body(operation.at(sim_seconds))
 
     pending = body(1.5)
     assert (pending["status"], pending["progress"]) == ("PENDING", 0)
@@ -133,7 +134,9 @@ def test_log_grows_while_running(sim: Simulator) -> None:
     ref = sim.add_operation({"provider": "toloka", "items": 10, "duration_s": 10})
     operation = sim.operation("toloka", op_id(ref))
     assert operation is not None
-    assert len(operation.toloka_log(operation.created_mono + 3.5 / sim.speed)) == 3
+    assert len(log_of(operation, operation.at(3.5))) == 3
+    assert len(log_of(operation)) == 0  # at the start
+    assert len(log_of(operation, operation.at(11))) == 10
 
 
 def test_a_log_of_200000_steps_streams(sim: Simulator, http: httpx.Client) -> None:
@@ -208,3 +211,18 @@ def test_list_filters(sim: Simulator, http: httpx.Client) -> None:
     assert get(http, "", submitted_gt=cut + "Z").json()["items"] == []
     assert get(http, "", submitted_lt="yesterday").status_code == 400
     assert get(http, "", sort="-id").status_code == 200
+
+
+def test_a_finished_pool_clone_names_the_new_pool(sim: Simulator, http: httpx.Client) -> None:
+    ref = sim.add_operation({"provider": "toloka", "kind": "POOL.CLONE", "age_s": 100})
+    body = get(http, f"/{op_id(ref)}").json()
+    assert body["details"]["pool_id"].isdigit()
+    assert body["parameters"] == {}
+
+
+def test_user_bonus_log_steps(sim: Simulator, http: httpx.Client) -> None:
+    ref = sim.add_operation({"provider": "toloka", "kind": "USER_BONUS.BATCH_CREATE", "items": 2,
+                             "fail_fraction": 0.5, "age_s": 100})  # fmt: skip
+    steps = get(http, f"/{op_id(ref)}/log").json()
+    assert [s["type"] for s in steps] == ["USER_BONUS_PERSIST", "USER_BONUS_VALIDATE"]
+    assert "user_bonus_id" in steps[0]["output"]

@@ -45,11 +45,10 @@ def test_progress_grows_and_all_good_is_unknown_until_something_fails(sim: Simul
                              "duration_s": 100, "start_delay_s": 10})  # fmt: skip
     operation = sim.operation("wesog", op_id(ref))
     assert operation is not None
-    at = operation.created_mono
 
     def body(sim_seconds: float) -> dict[str, Any]:
         # Half-second offsets keep float rounding away from the item boundaries.
-        return operation.wesog_body(at + sim_seconds / sim.speed)
+        return operation.body(operation.at(sim_seconds))
 
     pending = body(5.5)
     assert (pending["is_started"], pending["started_at"], pending["idle_ms"]) == (False, None, None)
