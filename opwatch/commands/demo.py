@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -40,11 +41,13 @@ def demo(
 
 
 def run_demo(runtime: Runtime, speed: float = 1.0) -> ExitCode:
-    """The demo itself, on whatever streams `runtime` holds (docs/record_demo.py records it)."""
+    """The demo itself, in whatever world `runtime` holds (docs/record_demo.py records it).
+    The simulator keeps the runtime's time, so the demo runs as fast as its clock goes."""
     from opwatch.commands.present import run_wait
     from opwatch.simulator import Simulator, demo_scenario
 
-    with Simulator(demo_scenario(), speed=speed) as sim, tempfile.TemporaryDirectory() as tmp:
+    simulator = Simulator(demo_scenario(), speed=speed, clock=_SimulatorClock(runtime))
+    with simulator as sim, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as config_file:
@@ -60,3 +63,16 @@ def run_demo(runtime: Runtime, speed: float = 1.0) -> ExitCode:
         result = run_wait(cfg, out, refs, watch, Output.TABLE, errors_limit=5)
     out.line(f"\nThe wait ended with exit code {int(result.code)}.\n\n{NEXT_STEPS}")
     return ExitCode.OK
+
+
+class _SimulatorClock:
+    """The runtime's clocks, in the two methods the simulator reads time through."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def monotonic(self) -> float:
+        return self._runtime.clock()
+
+    def now(self) -> datetime:
+        return self._runtime.now()

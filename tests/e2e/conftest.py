@@ -3,23 +3,18 @@ against it: in-process through `opwatch.cli.main(argv, runtime)` on a virtual cl
 simulator shares (`cli`), or as the installed command in a subprocess where a process matters
 (`run_opwatch`: signals, closed pipes, locales, tmux, the entry point)."""
 
-import inspect
 import io
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
 from opwatch.cli import main
-from opwatch.runtime import Runtime
 from opwatch.simulator import Scenario, Simulator, default_scenario
 from tests.fakes import ClockedTransport, VirtualClock
 
@@ -35,46 +30,23 @@ class Run:
     stderr: str
 
 
-class Clock(Protocol):
-    """What the simulator and an in-process run share: VirtualClock, or WallClock."""
-
-    def monotonic(self) -> float: ...
-    def now(self) -> datetime: ...
-
-
-class WallClock:
-    """Real time, for a simulator that cannot take a clock of its own."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+def make_simulator(
+    scenario: Scenario | None = None, **options: Any
+) -> tuple[Simulator, VirtualClock]:
+    """A simulator on a VirtualClock of its own, which in-process runs of opwatch share."""
+    clock = VirtualClock()
+    return Simulator(scenario, clock=clock, **options), clock
 
 
-SIM_TAKES_A_CLOCK = "clock" in inspect.signature(Simulator).parameters
-
-
-def make_simulator(scenario: Scenario | None = None, **options: Any) -> tuple[Simulator, Clock]:
-    """A simulator and the clock it runs on: a VirtualClock where it can take one."""
-    if SIM_TAKES_A_CLOCK:
-        clock = VirtualClock()
-        return Simulator(scenario, clock=clock, **options), clock
-    return Simulator(scenario, **options), WallClock()
-
-
-def after(clock: Clock, seconds: float, action: Callable[[], object]) -> None:
+def after(clock: VirtualClock, seconds: float, action: Callable[[], object]) -> None:
     """Do `action` (add a fault, say) once `seconds` have passed on `clock`, mid-run."""
-    if isinstance(clock, VirtualClock):
-        clock.at(clock.t + seconds, action)
-    else:
-        threading.Timer(seconds, action).start()
+    clock.at(clock.t + seconds, action)
 
 
 class Cli:
     """Runs `opwatch ARGS...` in-process, in a world of StringIO streams and the given clock."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
 
     def __call__(
@@ -94,10 +66,7 @@ class Cli:
             "stderr_is_tty": stderr_is_tty,
             "stdout_is_tty": stdout_is_tty,
         }
-        if isinstance(self.clock, VirtualClock):
-            runtime = self.clock.runtime(**world, transport=ClockedTransport(self.clock))
-        else:
-            runtime = Runtime(**world)
+        runtime = self.clock.runtime(**world, transport=ClockedTransport(self.clock))
         code = main(list(args), runtime)
         return Run(code, stdout.getvalue(), stderr.getvalue())
 
@@ -119,7 +88,7 @@ def run_opwatch(
 
 
 @pytest.fixture
-def sim_and_clock() -> Iterator[tuple[Simulator, Clock]]:
+def sim_and_clock() -> Iterator[tuple[Simulator, VirtualClock]]:
     """The default scenario (every state of every provider), for one test, on its own clock."""
     simulator, clock = make_simulator(default_scenario())
     with simulator:
@@ -127,12 +96,12 @@ def sim_and_clock() -> Iterator[tuple[Simulator, Clock]]:
 
 
 @pytest.fixture
-def sim(sim_and_clock: tuple[Simulator, Clock]) -> Simulator:
+def sim(sim_and_clock: tuple[Simulator, VirtualClock]) -> Simulator:
     return sim_and_clock[0]
 
 
 @pytest.fixture
-def cli(sim_and_clock: tuple[Simulator, Clock]) -> Cli:
+def cli(sim_and_clock: tuple[Simulator, VirtualClock]) -> Cli:
     """opwatch in-process, on the simulator's clock."""
     return Cli(sim_and_clock[1])
 

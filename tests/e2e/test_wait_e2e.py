@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import Cli, Clock, WallClock, after
+from tests.e2e.conftest import Cli, after
+from tests.fakes import VirtualClock
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +117,7 @@ def test_retry_after_is_honoured_on_the_wire(sim: Simulator, cli: Cli, config: P
 
 
 def test_trafficops_session_expiring_mid_wait(
-    sim_and_clock: tuple[Simulator, Clock], cli: Cli, config: Path
+    sim_and_clock: tuple[Simulator, VirtualClock], cli: Cli, config: Path
 ) -> None:
     sim, clock = sim_and_clock
     ref = sim.add_operation({"provider": "trafficops", "duration_s": 4})
@@ -135,8 +136,8 @@ def test_refs_from_stdin(sim: Simulator, cli: Cli, config: Path) -> None:
 
 
 def test_demo_waits_then_lists_what_failed() -> None:
-    # The demo brings its own simulator, on the wall clock: opwatch runs on it too.
-    result = Cli(WallClock())("demo", "--speed", "30")
+    # The demo brings its own simulator, on the runtime's clock: a virtual one here.
+    result = Cli(VirtualClock())("demo")
     assert result.code == 0, result.stderr
     assert "opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving" in result.stderr
     assert "What failed (opwatch list-errors --group):" in result.stdout
