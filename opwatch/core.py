@@ -1,4 +1,5 @@
-"""What opwatch does, under every command, the demo and the benchmarks: read, wait, list errors.
+"""What opwatch does, under every command, the demo and the benchmarks: read (`read`), wait
+(`watcher`), list errors (`list_errors`).
 
 Each service takes an open `Session`, so that one run shares one event loop, one connection pool
 and one login per profile (`wait --errors` lists errors over the session it waited with). They
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 from opwatch.errors import OpwatchError
 from opwatch.explain import Listing, read_errors
 from opwatch.model import OperationError, OpRef, Reading
-from opwatch.watch import Event, Watcher, WatchOptions, WatchResult
+from opwatch.watch import Event, Watcher, WatchOptions
 
 if TYPE_CHECKING:
     import random
@@ -58,19 +59,10 @@ def watcher(
     report: Callable[[Event], None],
     rng: "random.Random | None" = None,
 ) -> Watcher:
-    """The engine for one wait, with the session's runtime; `await watcher.run()` waits."""
+    """The wait service: the engine for one wait on the session's runtime, reporting every read
+    as an Event with a frozen snapshot. `await it.run()` waits and returns the WatchResult;
+    `it.snapshots()` says where each operation stands meanwhile (what Ctrl-C prints)."""
     return Watcher(session, refs, options, session.runtime, report, rng)
-
-
-async def wait(
-    session: "Session",
-    refs: Iterable[OpRef],
-    options: WatchOptions,
-    report: Callable[[Event], None] = lambda event: None,
-) -> WatchResult:
-    """Poll every REF until each is terminal, the deadline passes or a stop rule applies;
-    every read is reported as an Event carrying a frozen snapshot."""
-    return await watcher(session, refs, options, report).run()
 
 
 async def list_errors(
