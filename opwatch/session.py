@@ -13,8 +13,8 @@ from opwatch.providers import provider_class
 from opwatch.providers.base import Provider
 from opwatch.runtime import Runtime
 from opwatch.transport import DEFAULT_PORTS, Transport
+from opwatch.watch import CONCURRENCY_PER_PROFILE as MAX_CONNECTIONS_PER_PROFILE
 
-MAX_CONNECTIONS_PER_PROFILE = 8
 USER_AGENT = "opwatch"
 
 
