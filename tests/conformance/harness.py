@@ -213,7 +213,12 @@ class Scripted:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # shutdown() wakes the accept() blocked in the other thread; once that thread is gone,
+        # no connection thread can be added while they are joined.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
+        self._accepting.join(2)
         for thread in self._threads:
             thread.join(2)
 
@@ -226,8 +231,8 @@ class Scripted:
             number = self.connections
             self.connections += 1
             thread = threading.Thread(target=self._serve, args=(connection, number), daemon=True)
+            thread.start()  # before it is listed: __exit__ joins only started threads
             self._threads.append(thread)
-            thread.start()
 
     def _serve(self, connection: socket.socket, number: int) -> None:
         with connection, contextlib.suppress(OSError):
