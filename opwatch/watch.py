@@ -318,6 +318,8 @@ class Watcher:
                 delay = self._fault(watched, exc)
             else:
                 delay = self._read(watched, operation)
+                if delay is not None:  # the provider's word on pacing (bounds, Retry-After)
+                    delay = watched.next_read_in = provider.poll_delay(operation, delay)
             if delay is None:
                 return watched
             now = self.runtime.clock()
