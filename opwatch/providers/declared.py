@@ -119,7 +119,11 @@ class Template:
                 if ".." in value.split("/"):
                     raise UsageError(f"an id part may not contain a '..' segment (got {value!r})")
                 parts.append(quote(value, safe="/"))
-        return "".join(parts)
+        path = "".join(parts)
+        if not path.startswith("/"):
+            # A template that opens with a hole ({path}) must still give a path, never a host.
+            raise UsageError(f"the id gives {path!r}, which is not a path starting with '/'")
+        return path
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,11 @@ def read_operation(
     if done is None and "done" not in definition.fields and good is not None and bad is not None:
         done = good + bad  # processed items are the good and the bad ones
     total = _count(values.get("total"))
+    percent = _percent(values.get("percent"))
+    if percent is None and done is not None and total:
+        percent = min(100.0, 100.0 * done / total)
+    elif percent is None and state.terminal:
+        percent = 100.0  # a finished operation has come all the way, whatever it counted
     error_count = _count(values.get("error_count")) if "error_count" in values else bad
     kind = text(values.get("kind")) or None
     fmt = definition.time_format
@@ -363,9 +372,7 @@ def read_operation(
         state=state,
         provider_status=word,
         kind=kind,
-        progress=Progress(
-            percent=_percent(values.get("percent")), done=done, total=total, good=good, bad=bad
-        ),
+        progress=Progress(percent=percent, done=done, total=total, good=good, bad=bad),
         error_count=error_count,
         message=text(values.get("message")) or None,
         submitted_at=_time(values.get("submitted"), fmt),
@@ -720,7 +727,7 @@ def _state_name(where: _Where, key: str, value: Any) -> State:
 
 def _template(where: _Where, key: str, value: Any, defined: frozenset[str]) -> Template:
     source = _string(where, key, value)
-    if not source.startswith("/"):
+    if not source.startswith(("/", "{")):
         raise where.error(
             key, f"must be a path under the profile's url, starting with '/' (got {source!r})"
         )
