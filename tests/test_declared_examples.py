@@ -265,3 +265,44 @@ def test_wesog_definition_agrees_with_the_built_in_provider(path: Path) -> None:
         for r in declared.document_errors(definition("wesog"), payload, "7")
     ]
     assert ours == theirs
+
+
+# --- any JSON at all ---
+
+_KEYS = {
+    "github-actions": ["status", "conclusion", "name", "display_title", "created_at",
+                       "run_started_at", "updated_at", "run_jobs"],
+    "azure-async": ["status", "percentComplete", "startTime", "endTime", "error"],
+    "google-lro": ["done", "error", "metadata", "response"],
+    "openai-batch": ["status", "request_counts", "errors", "created_at", "in_progress_at",
+                     "completed_at", "failed_at", "error_file_id"],
+    "wesog": ["num_total", "num_good", "num_bad", "is_started", "is_finished", "errors",
+              "created_at", "method", "resource"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_KEYS))
+def test_any_json_reads_as_an_operation_that_renders_as_strict_json(name: str) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from opwatch.model import OpRef
+    from opwatch.render.json import line, operation_record
+    from tests.fakes import EPOCH
+    from tests.test_fuzz import json_values
+
+    found = definition(name)
+    shaped = st.fixed_dictionaries({}, optional=dict.fromkeys(_KEYS[name], json_values))
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+    @given(payload=json_values | shaped, status=st.sampled_from([200, 202, 204]))
+    def check(payload: Any, status: int) -> None:
+        operation = declared.parse_operation(found, payload, "1", http_status=status)
+        assert isinstance(operation.state, State)
+        list(declared.document_errors(found, payload, "1"))
+        json.loads(
+            line(operation_record(OpRef("p", "1"), operation, EPOCH)),
+            parse_constant=lambda constant: pytest.fail(f"{constant} in JSON output"),
+        )
+
+    check()
