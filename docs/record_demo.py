@@ -10,14 +10,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from opwatch.commands.demo import run_demo
+from opwatch.cli import main as opwatch
 from opwatch.runtime import Runtime
 
 
 def main() -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
     runtime = Runtime(stdout=stdout, stderr=stderr, stdout_is_tty=True, stderr_is_tty=False, env={})
-    run_demo(runtime, speed=3.0)
+    code = opwatch(["demo", "--speed", "3"], runtime)
+    assert code == 0, stderr.getvalue()
     console = Console(record=True, width=150, file=io.StringIO(), force_terminal=True)
     console.print("$ opwatch demo", style="bold")
     console.print(Text(stderr.getvalue().rstrip(), style="dim"))

@@ -1,5 +1,5 @@
 """Run opwatch as ``python -m opwatch``."""
 
-from opwatch.cli import main
+from opwatch.cli import console_script
 
-main()
+console_script()

@@ -1,25 +1,32 @@
-"""The `opwatch` command: the Typer app, its common options and its subcommands.
+"""The `opwatch` command: the Typer app, its common options and its subcommands, and
+`main(argv, runtime) -> int`, which runs the whole CLI in the world it is given.
 
 Each subcommand lives in `opwatch.commands`; this module only wires them together. Nothing heavy
 is imported here: `opwatch status -o json` runs thousands of times a day in CI.
 """
 
+import contextlib
 import io
+import signal
 import sys
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Annotated, NoReturn
 
 import typer
 
 from opwatch import __version__
 from opwatch.commands.common import (
     ConfigOption,
+    Context,
     JsonOption,
     Options,
     OutputOption,
     ProfileOption,
     QuietOption,
+    Terminated,
     VerboseOption,
-    sigterm_as_interrupt,
+    context,
 )
 from opwatch.commands.demo import demo
 from opwatch.commands.list_errors import list_errors_command
@@ -28,7 +35,8 @@ from opwatch.commands.providers import app as providers_app
 from opwatch.commands.simulate import simulate
 from opwatch.commands.status import status
 from opwatch.commands.wait import wait
-from opwatch.exitcodes import help_epilog
+from opwatch.exitcodes import ExitCode, help_epilog
+from opwatch.runtime import Runtime
 
 EXIT_CODES = help_epilog()
 
@@ -45,9 +53,9 @@ app = typer.Typer(
 )
 
 
-def _show_version(value: bool) -> None:
+def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        print(f"opwatch {__version__}")
+        print(f"opwatch {__version__}", file=context(ctx).runtime.stdout)
         raise typer.Exit()
 
 
@@ -71,7 +79,7 @@ def main_options(
 
     A REF is [PROFILE:]ID; profiles come from the config file (see `opwatch profiles`).
     """
-    ctx.obj = Options(config, profile, output, json, verbose, quiet)
+    context(ctx).before = Options(config, profile, output, json, verbose, quiet)
 
 
 app.command(epilog=EXIT_CODES)(status)
@@ -83,8 +91,37 @@ app.command()(profiles)
 app.add_typer(providers_app, name="providers")
 
 
-def main() -> None:
-    """The console script."""
+# click's UsageError (typer vendors click from 0.22 on, and re-exports only its subclass
+# BadParameter): bad flags, missing arguments, unknown commands.
+_CLICK_USAGE_ERROR: type[Exception] = typer.BadParameter.__base__  # type: ignore[assignment]
+
+
+def main(argv: list[str], runtime: Runtime) -> int:
+    """Run `opwatch ARGV...` in `runtime`'s world and return the exit code; raise nothing.
+
+    typer parses and dispatches, but does not own the process: a command returns its code, a
+    usage error becomes one line and 2, and only `console_script` exits.
+    """
+    with _sigterm_as_interrupt(runtime.sigterm), contextlib.redirect_stdout(runtime.stdout):
+        # stdout is redirected for typer's own output only: help pages.
+        try:
+            code = _command()(
+                args=argv,
+                prog_name="opwatch",
+                standalone_mode=False,
+                obj=Context(runtime),
+            )
+        except _CLICK_USAGE_ERROR as exc:
+            return _usage_error(exc, runtime)
+        except typer.Abort:  # end of input at a prompt; opwatch has none, but click can raise it
+            return int(ExitCode.INTERRUPTED)
+    # A command returns its code; --help, --version and a help page for no arguments return
+    # what click exits with (0, or 2 when the arguments were missing).
+    return code if isinstance(code, int) else 0
+
+
+def console_script() -> NoReturn:
+    """The `opwatch` command: the real world, and the one place the process exits."""
     # Under a non-UTF-8 locale, a provider's message or a bar character must not crash the
     # output: characters the stream cannot encode become '?'.
     for stream in (sys.stdout, sys.stderr):
@@ -93,5 +130,43 @@ def main() -> None:
             "utf8",
         ):
             stream.reconfigure(errors="replace")
-    sigterm_as_interrupt()
-    app(prog_name="opwatch")
+    sys.exit(main(sys.argv[1:], Runtime(sigterm=True)))
+
+
+@cache
+def _command() -> Callable[..., object]:
+    """The entry of the click command typer builds from the app, built once per process."""
+    return typer.main.get_command(app).main
+
+
+def _usage_error(exc: Exception, runtime: Runtime) -> int:
+    """A bad flag or argument: one line in opwatch's style, and exit code 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return int(ExitCode.USAGE)  # `opwatch` alone: the help page is already out
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    # click says "No such option: --x." where opwatch says "no such option: --x".
+    message = message.rstrip(".")
+    if message[:2].istitle():
+        message = message[0].lower() + message[1:]
+    hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    print(f"opwatch: error: {message}{hint}", file=runtime.stderr, flush=True)
+    return int(ExitCode.USAGE)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(enabled: bool) -> Iterator[None]:
+    """While a run lasts, SIGTERM ends it the way Ctrl-C does (the last states printed), and
+    `finish` turns it into 143. The one place opwatch handles SIGTERM."""
+    if not enabled:
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

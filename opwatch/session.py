@@ -12,9 +12,9 @@ from opwatch.http import Http
 from opwatch.providers import provider_class
 from opwatch.providers.base import Provider
 from opwatch.runtime import Runtime
-from opwatch.transport import Transport
+from opwatch.transport import DEFAULT_PORTS, Transport
+from opwatch.watch import CONCURRENCY_PER_PROFILE as MAX_CONNECTIONS_PER_PROFILE
 
-MAX_CONNECTIONS_PER_PROFILE = 8
 USER_AGENT = "opwatch"
 
 
@@ -59,7 +59,7 @@ class Session:
             )
         return Http(
             profile.url,
-            self.runtime.transport or _transport(profile, self.runtime.env),
+            self.runtime.transport or transport_for(profile, self.runtime.env),
             headers={
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
@@ -70,37 +70,95 @@ class Session:
         )
 
 
-def _transport(profile: Profile, env: Mapping[str, str]) -> httpx.AsyncBaseTransport:
-    """opwatch's lean transport, or httpx's own when a proxy variable covers the profile's URL."""
+def transport_for(profile: Profile, env: Mapping[str, str]) -> Transport:
+    """opwatch's transport for `profile`: straight to its API, or through the proxy that the
+    environment names for its URL; one stack either way."""
     # No TLS context for a plain-HTTP profile (a local server, the simulator): building one
     # costs about as much as importing httpx.
     tls = None if profile.url.startswith("http://") else _tls_context(profile)
-    proxy = proxy_for(httpx.URL(profile.url), env)
-    if proxy:
-        return httpx.AsyncHTTPTransport(
-            proxy=proxy,
-            verify=tls or True,
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS_PER_PROFILE),
-        )
-    return Transport(ssl_context=tls, max_connections=MAX_CONNECTIONS_PER_PROFILE)
+    return Transport(
+        ssl_context=tls,
+        max_connections=MAX_CONNECTIONS_PER_PROFILE,
+        proxy=proxy_for(httpx.URL(profile.url), env),
+    )
 
 
 def proxy_for(url: httpx.URL, env: Mapping[str, str]) -> str | None:
-    """The proxy that `http_proxy`, `https_proxy` or `all_proxy` names for `url` (lower case
-    first, as curl reads them), unless a `no_proxy` entry matches its host or is `*`."""
+    """The proxy the environment names for `url`, read as httpx reads it.
 
-    def variable(name: str) -> str:
-        return env.get(name) or env.get(name.upper()) or ""
-
-    proxy = variable(f"{url.scheme}_proxy") or variable("all_proxy")
+    `http_proxy`, `https_proxy` and `all_proxy` in any case, a lower-case one deciding over an
+    upper-case one even when empty, `HTTP_PROXY` ignored under CGI (`REQUEST_METHOD` set), as
+    Python's urllib reads them for httpx; a value without a scheme means http://. `no_proxy`
+    entries as httpx documents them (after curl): `*` turns proxies off; `example.com` matches
+    it and its subdomains, `.example.com` only its subdomains; `localhost`, an IPv4 or IPv6
+    address (`::1`, `[::1]`) only itself; `host:port` only that port; `http://host` only that
+    scheme; names compare IDNA-decoded and case-blind. Where httpx fails, opwatch does what the
+    entry says, as curl does: `[::1]` (httpx raises InvalidURL), `*.example.com` and an entry
+    in A-labels or with a non-ASCII name (httpx never matches them), and `host:443` for a URL
+    that leaves its port to the scheme (httpx compares it with no port and never matches).
+    """
+    proxies: dict[str, str] = {}
+    for lower_only in (False, True):  # urllib's two passes: lower case decides
+        for name, value in env.items():
+            key = name.lower()
+            if not key.endswith("_proxy") or (lower_only and name != key):
+                continue
+            if name == "HTTP_PROXY" and "REQUEST_METHOD" in env:
+                continue  # a CGI request's Proxy: header arrives as HTTP_PROXY (httpoxy)
+            if value:
+                proxies[key[:-6]] = value
+            elif lower_only:
+                proxies.pop(key[:-6], None)
+    proxy = proxies.get(url.scheme) or proxies.get("all")
     if not proxy:
         return None
-    host = url.host.lower()
-    for entry in variable("no_proxy").split(","):
-        exempt = entry.strip().lstrip("*.").lower()
-        if entry.strip() == "*" or (exempt and (host == exempt or host.endswith("." + exempt))):
+    for entry in proxies.get("no", "").split(","):
+        entry = entry.strip()
+        if entry == "*":
             return None
-    return proxy
+        if entry and _exempts(entry, url):
+            return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _exempts(entry: str, url: httpx.URL) -> bool:
+    """Whether one `no_proxy` entry covers `url`."""
+    scheme = ""
+    if "://" in entry:
+        scheme, _, entry = entry.partition("://")
+    subdomains_only = entry.startswith(("*.", "."))
+    named = entry.lstrip("*").lstrip(".")
+    host, port = _split_port(named)
+    if not host:
+        return False
+    try:
+        wanted = httpx.URL(f"http://{_bracketed(host)}/").host
+    except httpx.InvalidURL:
+        return False
+    if scheme and scheme.lower() != url.scheme:
+        return False
+    if port is not None and port != (url.port or DEFAULT_PORTS.get(url.scheme)):
+        return False
+    actual = url.host
+    if actual == wanted:
+        return not subdomains_only
+    literal = ":" in wanted or wanted.replace(".", "").isdigit() or wanted == "localhost"
+    return not literal and not scheme and actual.endswith("." + wanted)
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `::1`, `[::1]` or `[::1]:port` into host and port."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry.split("/")[0], None
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _tls_context(profile: Profile) -> ssl.SSLContext:

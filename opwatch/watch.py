@@ -8,7 +8,7 @@ import asyncio
 import math
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -34,7 +34,8 @@ one wake-up of the event loop. On a quiet loop a wake-up of its own (timer, poll
 costs a read more CPU than all of its HTTP and JSON."""
 DEFAULT_RETRIES = 5
 DEFAULT_RATE_PER_PROFILE = 100.0
-DEFAULT_CONCURRENCY_PER_PROFILE = 8
+CONCURRENCY_PER_PROFILE = 8
+"""Requests in flight to one profile at most; its transport keeps as many connections."""
 
 
 class Until(StrEnum):
@@ -59,7 +60,7 @@ class WatchOptions:
     """Transient faults in a row one operation may meet before it ends with code 7."""
     rate_per_profile: float = DEFAULT_RATE_PER_PROFILE
     """At most this many requests per second to one profile."""
-    concurrency_per_profile: int = DEFAULT_CONCURRENCY_PER_PROFILE
+    concurrency_per_profile: int = CONCURRENCY_PER_PROFILE
     """At most this many requests in flight to one profile."""
 
 
@@ -76,9 +77,27 @@ class EventKind(StrEnum):
     """A read failed for good: the operation's watch ends with the error's code."""
 
 
-@dataclass
-class Watched:
-    """Everything the engine knows of one operation; displays read it, only the engine writes."""
+UNREAD = "unread"
+"""The outcome of an operation not read yet (nor failed for good)."""
+ERROR = "error"
+"""The outcome of an operation whose watch ended with an error."""
+
+
+def outcome(reading: Reading) -> str:
+    """The one word for where a watched operation stands, in every display and in the summary
+    of `-o events`: `error` when its watch ended with an error, else its state once read, else
+    `unread`."""
+    if reading.error is not None:
+        return ERROR
+    return reading.operation.state.value if reading.operation is not None else UNREAD
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One watched operation as it stood when the engine reported it.
+
+    Frozen: a display may keep it and draw it on another thread while the engine reads on.
+    """
 
     ref: OpRef
     provider: str
@@ -86,26 +105,17 @@ class Watched:
     """The last successful read."""
     error: OpwatchError | None = None
     """The error that ended this watch, if one did."""
-    last_fault: OpwatchError | None = None
-    """The last transient fault, while retrying."""
-    failing_since: datetime | None = None
-    """When the current run of transient faults began."""
+    fault: OpwatchError | None = None
+    """The last transient fault, while retrying it."""
     faults_in_a_row: int = 0
     retries: int = 0
     """Transient faults retried over the whole watch."""
-    reads: int = 0
-    """Requests that returned an operation."""
     finished: bool = False
     """Nothing more will be read: terminal, failed for good, or stopped."""
-    changed: bool = False
-    """Whether the last read changed the state or the progress."""
-    next_read_in: float | None = None
-    """Seconds until the next read, as scheduled."""
-    # Progress samples for the rate estimate: (clock, percent) of the first and last reads.
-    _first_sample: tuple[float, float] | None = field(default=None, repr=False)
-    _last_sample: tuple[float, float] | None = field(default=None, repr=False)
-    _first_read_at: float | None = field(default=None, repr=False)
-    _age_at_first_read: float = field(default=0.0, repr=False)
+    rate_per_s: float | None = None
+    """Percent per second, from the first and last progress samples."""
+    eta_s: float | None = None
+    """Seconds to the predicted end, measured from the last read."""
 
     @property
     def reading(self) -> Reading:
@@ -118,11 +128,47 @@ class Watched:
         return self.operation.state if self.operation else None
 
     @property
+    def outcome(self) -> str:
+        """See `outcome()`."""
+        return outcome(self.reading)
+
+    @property
+    def percent(self) -> float | None:
+        """How far the operation is, 0-100, when it says; 100 once terminal."""
+        operation = self.operation
+        if operation is None:
+            return None
+        if operation.terminal:
+            return 100.0
+        return operation.progress.percent_done
+
+
+@dataclass
+class _Watch:
+    """The engine's own record of one operation; only the engine reads or writes it."""
+
+    ref: OpRef
+    provider: str
+    operation: Operation | None = None
+    error: OpwatchError | None = None
+    last_fault: OpwatchError | None = None
+    failing_since: datetime | None = None
+    """When the current run of transient faults began."""
+    faults_in_a_row: int = 0
+    retries: int = 0
+    finished: bool = False
+    # Progress samples for the rate estimate: (clock, percent) of the first and last reads.
+    first_sample: tuple[float, float] | None = None
+    last_sample: tuple[float, float] | None = None
+    first_read_at: float | None = None
+    age_at_first_read: float = 0.0
+
+    @property
     def rate_per_s(self) -> float | None:
         """Percent per second, from the first and last progress samples."""
-        if self._first_sample is None or self._last_sample is None:
+        if self.first_sample is None or self.last_sample is None:
             return None
-        (t0, p0), (t1, p1) = self._first_sample, self._last_sample
+        (t0, p0), (t1, p1) = self.first_sample, self.last_sample
         if t1 <= t0 or p1 <= p0:
             return None
         return (p1 - p0) / (t1 - t0)
@@ -131,9 +177,23 @@ class Watched:
     def eta_s(self) -> float | None:
         """Seconds to the predicted end, measured from the last read."""
         rate = self.rate_per_s
-        if rate is None or self._last_sample is None:
+        if rate is None or self.last_sample is None:
             return None
-        return max(0.0, (100.0 - self._last_sample[1]) / rate)
+        return max(0.0, (100.0 - self.last_sample[1]) / rate)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.ref,
+            self.provider,
+            self.operation,
+            self.error,
+            self.last_fault,
+            self.faults_in_a_row,
+            self.retries,
+            self.finished,
+            self.rate_per_s,
+            self.eta_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -141,18 +201,18 @@ class Event:
     """One report from the engine."""
 
     kind: EventKind
-    watched: Watched
+    snapshot: Snapshot
     at: datetime
     error: OpwatchError | None = None
     delay_s: float | None = None
     """For RETRY: seconds until the next attempt."""
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class WatchResult:
     """How a wait ended."""
 
-    watched: list[Watched]
+    snapshots: list[Snapshot]
     timed_out: bool
     code: ExitCode
 
@@ -160,7 +220,7 @@ class WatchResult:
         # Short: Python 3.11's asyncio.run formats the finished main task, result included,
         # on its way out, and 10,000 watched operations in full cost a visible share of a wait.
         return (
-            f"WatchResult({len(self.watched)} watched, timed_out={self.timed_out}, {self.code!r})"
+            f"WatchResult({len(self.snapshots)} watched, timed_out={self.timed_out}, {self.code!r})"
         )
 
 
@@ -189,7 +249,7 @@ class Throttle:
         self._gate.release()
 
 
-def next_delay(watched: Watched, now: float, options: WatchOptions, rng: random.Random) -> float:
+def next_delay(watch: _Watch, now: float, options: WatchOptions, rng: random.Random) -> float:
     """Seconds until the next read of a running operation.
 
     `auto`: with a progress rate, read again halfway to the predicted end until it is close, then
@@ -198,11 +258,11 @@ def next_delay(watched: Watched, now: float, options: WatchOptions, rng: random.
     """
     if options.interval_s is not None:
         return options.interval_s
-    started = watched._first_read_at if watched._first_read_at is not None else now
-    elapsed = (now - started) + watched._age_at_first_read
+    started = watch.first_read_at if watch.first_read_at is not None else now
+    elapsed = (now - started) + watch.age_at_first_read
     backoff = min(MAX_DELAY_S, max(MIN_DELAY_S, ELAPSED_FRACTION * elapsed))
     backoff *= rng.uniform(1 - JITTER, 1 + JITTER)
-    eta = watched.eta_s
+    eta = watch.eta_s
     if eta is None:
         return backoff
     if eta <= max(backoff, 2 * MIN_DELAY_S):
@@ -242,11 +302,18 @@ class Watcher:
         self.runtime = runtime
         self.report = report
         self.rng = rng or random.Random()
-        self.watched = [Watched(ref, session.config.get(ref.profile).provider) for ref in refs]
+        self._watches = [_Watch(ref, session.config.get(ref.profile).provider) for ref in refs]
         self.deadline: float | None = None
         self.timed_out = False
         self._stopped = False
         self._throttles: dict[str, Throttle] = {}
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every watched operation as it stands, in REF order."""
+        return [watch.snapshot() for watch in self._watches]
 
     def deadline_at(self) -> datetime | None:
         """The wall-clock deadline, for the line printed when waiting starts."""
@@ -259,40 +326,41 @@ class Watcher:
         start = self.runtime.clock()
         if self.options.timeout_s is not None:
             self.deadline = start + self.options.timeout_s
-        tasks = [asyncio.ensure_future(self._watch(item)) for item in self.watched]
+        tasks = [asyncio.ensure_future(self._watch(item)) for item in self._watches]
         try:
             for next_done in asyncio.as_completed(tasks):
-                watched = await next_done
-                if self._stop_after(watched):
+                watch = await next_done
+                if self._stop_after(watch):
                     break
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for item in self.watched:
+            for item in self._watches:
                 item.finished = True
-                item.next_read_in = None
-        return WatchResult(self.watched, self.timed_out, self.code())
+        return WatchResult(self.snapshots(), self.timed_out, self.code())
 
     def code(self) -> ExitCode:
         """The exit code for the wait as it stands."""
         codes = []
-        for item in self.watched:
+        for item in self._watches:
             if self._stopped and item.error is None and not _terminal(item):
                 continue  # --until any / --fail-fast: the others were not waited for
             codes.append(self._code(item))
         return combine(codes)
 
-    def _code(self, item: Watched) -> ExitCode:
+    def _code(self, item: _Watch) -> ExitCode:
         return reading_code(
-            item.reading, judge_state=True, allow_partial=self.options.allow_partial
+            Reading(item.ref, item.provider, item.operation, item.error),
+            judge_state=True,
+            allow_partial=self.options.allow_partial,
         )
 
-    def _stop_after(self, watched: Watched) -> bool:
-        """Whether `watched` ending ends the whole wait (--fail-fast, --until any)."""
-        failed = self._code(watched) not in (ExitCode.OK, ExitCode.TIMEOUT)
+    def _stop_after(self, watch: _Watch) -> bool:
+        """Whether `watch` ending ends the whole wait (--fail-fast, --until any)."""
+        failed = self._code(watch) not in (ExitCode.OK, ExitCode.TIMEOUT)
         if (self.options.fail_fast and failed) or (
-            self.options.until is Until.ANY and _terminal(watched)
+            self.options.until is Until.ANY and _terminal(watch)
         ):
             self._stopped = True
         return self._stopped
@@ -306,111 +374,98 @@ class Watcher:
             self._throttles[profile] = throttle
         return throttle
 
-    async def _watch(self, watched: Watched) -> Watched:
-        provider = self.session.provider(watched.ref.profile)
-        throttle = self._throttle(watched.ref.profile)
+    async def _watch(self, watch: _Watch) -> _Watch:
+        provider = self.session.provider(watch.ref.profile)
+        throttle = self._throttle(watch.ref.profile)
         last_call = False
         while True:
             try:
                 async with throttle:
-                    operation = await provider.fetch(watched.ref.id)
+                    operation = await provider.fetch(watch.ref.id)
             except OpwatchError as exc:
-                delay = self._fault(watched, exc)
+                delay = self._fault(watch, exc)
             else:
-                delay = self._read(watched, operation)
-                if delay is not None:  # the provider's word on pacing (bounds, Retry-After)
-                    delay = watched.next_read_in = provider.poll_delay(operation, delay)
+                delay = self._read(watch, operation)
             if delay is None:
-                return watched
+                return watch
             now = self.runtime.clock()
             left = math.inf if self.deadline is None else self.deadline - now
             if last_call or left <= 0:
-                self._expire(watched)
-                return watched
+                self._expire(watch)
+                return watch
             # A retry's delay may be a Retry-After, which a rounded-down tick would cut short.
-            delay = on_tick(now, delay, not_sooner=watched.faults_in_a_row > 0)
+            delay = on_tick(now, delay, not_sooner=watch.faults_in_a_row > 0)
             if delay >= left:
                 # Read once more at the deadline rather than after it, then stop.
                 delay, last_call = left, True
-            watched.next_read_in = delay
             await self.runtime.sleep(delay)
 
-    def _expire(self, watched: Watched) -> None:
-        """The deadline passed with `watched` unfinished: it keeps its last known state."""
+    def _expire(self, watch: _Watch) -> None:
+        """The deadline passed with `watch` unfinished: it keeps its last known state."""
         self.timed_out = True
-        watched.finished = True
-        watched.next_read_in = None
-        if watched.operation is None and watched.last_fault is not None:
+        watch.finished = True
+        if watch.operation is None and watch.last_fault is not None:
             # Never read at all: the faults are the story, not the deadline.
-            watched.error = ProviderError(
-                f"{watched.last_fault.message} (still failing when the deadline passed)",
+            watch.error = ProviderError(
+                f"{watch.last_fault.message} (still failing when the deadline passed)",
                 transient=False,
             )
 
-    def _read(self, watched: Watched, operation: Operation) -> float | None:
+    def _read(self, watch: _Watch, operation: Operation) -> float | None:
         """Record a successful read; return the delay to the next one, or None when done."""
         now = self.runtime.clock()
-        previous = watched.operation
-        watched.operation = operation
-        watched.reads += 1
-        watched.faults_in_a_row = 0
-        watched.failing_since = None
-        watched.last_fault = None
-        watched.changed = previous is None or (
-            previous.state,
-            previous.progress,
-            previous.message,
-        ) != (operation.state, operation.progress, operation.message)
-        if watched._first_read_at is None:
-            watched._first_read_at = now
+        watch.operation = operation
+        watch.faults_in_a_row = 0
+        watch.failing_since = None
+        watch.last_fault = None
+        if watch.first_read_at is None:
+            watch.first_read_at = now
             began = operation.started_at or operation.submitted_at
             if began is not None:
-                watched._age_at_first_read = max(0.0, (self.runtime.now() - began).total_seconds())
+                watch.age_at_first_read = max(0.0, (self.runtime.now() - began).total_seconds())
         percent = operation.progress.percent_done
         if percent is not None and operation.state is State.RUNNING:
             sample = (now, percent)
-            if watched._first_sample is None:
-                watched._first_sample = sample
-            watched._last_sample = sample
+            if watch.first_sample is None:
+                watch.first_sample = sample
+            watch.last_sample = sample
         if operation.terminal:
-            watched.finished = True
-            watched.next_read_in = None
-            self.report(Event(EventKind.DONE, watched, self.runtime.now()))
+            watch.finished = True
+            self.report(Event(EventKind.DONE, watch.snapshot(), self.runtime.now()))
             return None
-        delay = next_delay(watched, now, self.options, self.rng)
-        watched.next_read_in = delay
-        self.report(Event(EventKind.UPDATE, watched, self.runtime.now()))
+        delay = next_delay(watch, now, self.options, self.rng)
+        # The provider's word on pacing: a declared one's interval bounds, a Retry-After on a
+        # successful read (Azure sends one with every InProgress answer).
+        delay = self.session.provider(watch.ref.profile).poll_delay(operation, delay)
+        self.report(Event(EventKind.UPDATE, watch.snapshot(), self.runtime.now()))
         return delay
 
-    def _fault(self, watched: Watched, error: OpwatchError) -> float | None:
+    def _fault(self, watch: _Watch, error: OpwatchError) -> float | None:
         """Record a failed read; return the delay to a retry, or None when the watch ends."""
         at = self.runtime.now()
         transient = isinstance(error, ProviderError) and error.transient
-        if transient and watched.faults_in_a_row < self.options.retries:
-            watched.faults_in_a_row += 1
-            watched.retries += 1
-            watched.last_fault = error
-            if watched.failing_since is None:
-                watched.failing_since = at
-            delay = retry_delay(watched.faults_in_a_row, self.rng)
+        if transient and watch.faults_in_a_row < self.options.retries:
+            watch.faults_in_a_row += 1
+            watch.retries += 1
+            watch.last_fault = error
+            if watch.failing_since is None:
+                watch.failing_since = at
+            delay = retry_delay(watch.faults_in_a_row, self.rng)
             if isinstance(error, ProviderError) and error.retry_after is not None:
                 delay = max(delay, error.retry_after)  # never sooner than the provider asks
-            watched.next_read_in = delay
-            self.report(Event(EventKind.RETRY, watched, at, error=error, delay_s=delay))
+            self.report(Event(EventKind.RETRY, watch.snapshot(), at, error=error, delay_s=delay))
             return delay
-        if transient and watched.failing_since is not None:
-            since = watched.failing_since.strftime("%H:%M:%S UTC")
+        if transient and watch.failing_since is not None:
+            since = watch.failing_since.strftime("%H:%M:%S UTC")
             error = ProviderError(
-                f"{error.message} (failing since {since}, {watched.faults_in_a_row} retries "
-                "used up)",
+                f"{error.message} (failing since {since}, {watch.faults_in_a_row} retries used up)",
                 transient=False,
             )
-        watched.error = error
-        watched.finished = True
-        watched.next_read_in = None
-        self.report(Event(EventKind.ERROR, watched, at, error=error))
+        watch.error = error
+        watch.finished = True
+        self.report(Event(EventKind.ERROR, watch.snapshot(), at, error=error))
         return None
 
 
-def _terminal(watched: Watched) -> bool:
-    return watched.operation is not None and watched.operation.terminal
+def _terminal(watch: _Watch) -> bool:
+    return watch.operation is not None and watch.operation.terminal

@@ -1,20 +1,23 @@
 """`opwatch providers` and `opwatch providers check`, run in-process through the real CLI."""
 
+import io
 import json
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
 
-from opwatch.cli import app
+from opwatch.cli import main
+from opwatch.runtime import Runtime
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "providers"
 SAMPLES = Path(__file__).parent / "payloads" / "declared"
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    stdout, stderr = io.StringIO(), io.StringIO()
+    runtime = Runtime(stdin=io.StringIO(), stdout=stdout, stderr=stderr, env={})
+    code = main(list(args), runtime)
+    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def test_providers_lists_built_in_and_declared_ones(tmp_path: Path) -> None:

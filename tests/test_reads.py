@@ -7,8 +7,8 @@ from pathlib import Path
 
 from opwatch.commands.common import iter_ref_texts, resolve_refs
 from opwatch.config import parse_config
+from opwatch.core import READ_WINDOW, read
 from opwatch.model import OpRef
-from opwatch.reads import WINDOW, read_all
 from tests.fakes import ScriptedSession, Timeline, VirtualClock, steady
 
 
@@ -27,7 +27,7 @@ def stream(count: int) -> tuple[int, int, list[str]]:
 
     async def main() -> int:
         seen = 0
-        async for reading in read_all(session, refs):  # type: ignore[arg-type]
+        async for reading in read(session, refs):  # type: ignore[arg-type]
             if len(first) < 3:
                 first.append(reading.ref.id)
             seen += 1
@@ -48,7 +48,7 @@ def test_reads_keep_ref_order_and_bounded_memory() -> None:
     assert large[2] == ["0", "1", "2"]
     # Ten times the REFs, about the same peak: memory follows the window, not the count.
     assert large[1] < small[1] * 1.5
-    assert WINDOW <= 256
+    assert READ_WINDOW <= 256
 
 
 def test_100000_refs_from_stdin() -> None:

@@ -1,7 +1,6 @@
 """Renderers printed into a fixed-width console and compared whole."""
 
 import io
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from rich.console import Console, RenderableType
@@ -10,9 +9,10 @@ from opwatch.errors import NotFound
 from opwatch.explain import Group, Listing
 from opwatch.model import Operation, OperationError, OpRef, Progress, Reading, State
 from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
-from opwatch.render.live import LiveView
+from opwatch.render.live import LineLog, LiveView
 from opwatch.render.table import status_table
-from opwatch.watch import Event, EventKind, Watched
+from opwatch.watch import Event, EventKind, Snapshot
+from tests.fakes import VirtualClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 REF = OpRef("crowd", "op1")
@@ -127,60 +127,88 @@ def test_status_table() -> None:
     )
 
 
-def watched(n: int, state: State, percent: float | None) -> Watched:
-    item = Watched(OpRef("crowd", f"op{n}"), "toloka")
-    item.operation = Operation(
+def snapshot(n: int, state: State, percent: float | None) -> Snapshot:
+    operation = Operation(
         "toloka", f"op{n}", state, state.value.upper(), progress=Progress(percent=percent)
     )
-    item.finished = state.terminal
-    return item
+    return Snapshot(OpRef("crowd", f"op{n}"), "toloka", operation, finished=state.terminal)
 
 
-def live_text(items: list[Watched], height: int) -> str:
+def unread(n: int) -> Snapshot:
+    return Snapshot(OpRef("crowd", f"op{n}"), "toloka")
+
+
+def live_view(items: list[Snapshot], height: int) -> LiveView:
+    """A live view that has been told of every read of `items`, as the engine does."""
     console = Console(file=io.StringIO(), width=100, height=height, color_system=None)
-    view = LiveView(console, items, transient=False)
-    for item in items:  # the engine reports every read
-        kind = EventKind.DONE if item.finished else EventKind.UPDATE
-        view.event(Event(kind, item, NOW))
-    return text(view.render())
+    clock = VirtualClock()
+    view = LiveView(
+        console,
+        [unread(n) for n in range(len(items))],
+        clock=clock.monotonic,
+        sleep=clock.sleep,
+        transient=False,
+    )
+    for item in items:
+        view.event(Event(EventKind.DONE if item.finished else EventKind.UPDATE, item, NOW))
+    return view
 
 
 def test_live_view_shows_a_row_per_operation_when_they_fit() -> None:
-    frame = live_text([watched(1, State.RUNNING, 40.0), watched(2, State.SUCCEEDED, None)], 20)
-    lines = frame.splitlines()
-    assert lines[0].startswith("crowd:op1")
+    view = live_view([snapshot(0, State.RUNNING, 40.0), snapshot(1, State.SUCCEEDED, None)], 20)
+    lines = text(view.render()).splitlines()
+    assert lines[0].startswith("crowd:op0")
     assert "running" in lines[0]
-    assert lines[1].startswith("✓ crowd:op2")
+    assert lines[1].startswith("✓ crowd:op1")
     assert "succeeded" in lines[1]
     assert lines[2].startswith("overall")
     assert "1/2 done" in lines[2]
 
 
+def test_live_view_says_unread_before_the_first_read() -> None:
+    console = Console(file=io.StringIO(), width=100, height=20, color_system=None)
+    clock = VirtualClock()
+    view = LiveView(console, [unread(0)], clock=clock.monotonic, sleep=clock.sleep, transient=False)
+    first = text(view.render()).splitlines()[0]
+    assert first.startswith("crowd:op0")
+    assert first.endswith("unread")
+
+
 def test_live_view_aggregates_when_crowded() -> None:
-    items = [watched(n, State.RUNNING, float(n)) for n in range(30)]
-    items += [watched(99, State.FAILED, None)]
-    frame = live_text(items, 12)
+    items = [snapshot(n, State.RUNNING, float(n)) for n in range(30)]
+    items += [snapshot(30, State.FAILED, None)]
+    frame = text(live_view(items, 12).render())
     assert frame.splitlines()[0] == "failed: 1  running: 30"
     assert "slowest:" in frame
     assert "crowd:op0 " in frame  # the least advanced
     assert "crowd:op29" not in frame
-    assert "failed:\n" in frame or "\nfailed:" in frame
-    assert "crowd:op99" in frame
+    assert "\nfailed:" in frame
+    assert "crowd:op30" in frame
     assert "1/31 done" in frame
 
 
 def test_live_view_aggregate_shows_a_failure_in_the_next_frame() -> None:
-    items = [watched(n, State.RUNNING, 50.0 + n) for n in range(30)]
-    console = Console(file=io.StringIO(), width=100, height=12, color_system=None)
-    view = LiveView(console, items, transient=False)
-    for item in items:
-        view.event(Event(EventKind.UPDATE, item, NOW))
+    items = [snapshot(n, State.RUNNING, 50.0 + n) for n in range(30)]
+    view = live_view(items, 12)
     assert "failed:" not in text(view.render())
-    failing = items[3]  # the engine changes a watched operation in place, then reports it
-    assert failing.operation is not None
-    failing.operation = replace(failing.operation, state=State.FAILED)
-    failing.finished = True
-    view.event(Event(EventKind.DONE, failing, NOW))
+    view.event(Event(EventKind.DONE, snapshot(3, State.FAILED, None), NOW))
     frame = text(view.render())
     assert frame.splitlines()[0] == "failed: 1  running: 29"
     assert "crowd:op3 " in frame.split("\nfailed:")[1]
+
+
+def test_line_log_says_each_change_once() -> None:
+    stream = io.StringIO()
+    clock = VirtualClock()
+    log = LineLog(stream, [unread(0)], clock.monotonic)
+    log.start()
+    for item in (
+        snapshot(0, State.RUNNING, 10.0),
+        snapshot(0, State.RUNNING, 20.0),
+        snapshot(0, State.SUCCEEDED, 100.0),
+    ):
+        log.event(Event(EventKind.UPDATE, item, NOW))
+    assert stream.getvalue().splitlines() == [
+        "12:00:00 crowd:op0 running 10%",
+        "12:00:00 crowd:op0 succeeded 100%",
+    ]

@@ -3,19 +3,45 @@
 import asyncio
 import random
 import statistics
+from dataclasses import dataclass
 
 import pytest
 
 from opwatch.errors import NotFound, ProviderError
 from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef, State
-from opwatch.watch import EventKind, Until, Watcher, WatchOptions, WatchResult, on_tick
+from opwatch.watch import (
+    Event,
+    EventKind,
+    Snapshot,
+    Until,
+    Watcher,
+    WatchOptions,
+    WatchResult,
+    on_tick,
+)
 from tests.fakes import ScriptedSession, Timeline, VirtualClock, steady
 
 
-def watch(timelines: dict[str, Timeline], clock: VirtualClock, **options: object) -> WatchResult:
+@dataclass(frozen=True)
+class Watched:
+    """How a wait ended, and every event it reported."""
+
+    result: WatchResult
+    events: list[Event]
+
+    @property
+    def code(self) -> ExitCode:
+        return self.result.code
+
+    @property
+    def snapshots(self) -> list[Snapshot]:
+        return self.result.snapshots
+
+
+def watch(timelines: dict[str, Timeline], clock: VirtualClock, **options: object) -> Watched:
     session = ScriptedSession(clock, timelines)
-    events = []
+    events: list[Event] = []
     watcher = Watcher(
         session,  # type: ignore[arg-type]
         [OpRef("p", op_id) for op_id in timelines],
@@ -26,8 +52,7 @@ def watch(timelines: dict[str, Timeline], clock: VirtualClock, **options: object
     )
     result = asyncio.run(clock.run(watcher.run))
     assert isinstance(result, WatchResult)
-    result.events = events  # type: ignore[attr-defined]
-    return result
+    return Watched(result, events)
 
 
 def test_first_read_is_immediate_and_a_steady_job_costs_few_reads() -> None:
@@ -75,10 +100,10 @@ def test_deadline_ends_with_4_after_a_last_read_at_the_deadline() -> None:
     job = Timeline(steady(1000.0, progress=False))
     result = watch({"1": job}, clock, timeout_s=10.0)
     assert result.code is ExitCode.TIMEOUT
-    assert result.timed_out
+    assert result.result.timed_out
     assert job.reads[-1] == pytest.approx(10.0)
     assert clock.t == pytest.approx(10.0)
-    assert result.watched[0].state is State.RUNNING
+    assert result.snapshots[0].state is State.RUNNING
 
 
 def test_a_job_ending_just_before_the_deadline_is_seen() -> None:
@@ -133,7 +158,7 @@ def test_without_fail_fast_all_are_waited_for() -> None:
     )
     assert result.code is ExitCode.FAILED
     assert clock.t >= 30.0
-    assert [w.state for w in result.watched] == [State.FAILED, State.SUCCEEDED]
+    assert [w.state for w in result.snapshots] == [State.FAILED, State.SUCCEEDED]
 
 
 def test_until_any_ends_at_the_first_terminal_operation() -> None:
@@ -158,8 +183,8 @@ def test_transient_faults_within_the_budget_are_retried() -> None:
 
     result = watch({"1": Timeline(flaky)}, clock, retries=5)
     assert result.code is ExitCode.OK
-    assert result.watched[0].retries == 3
-    kinds = [e.kind for e in result.events]  # type: ignore[attr-defined]
+    assert result.snapshots[0].retries == 3
+    kinds = [e.kind for e in result.events]
     assert kinds.count(EventKind.RETRY) == 3
     assert kinds[-1] is EventKind.DONE
 
@@ -171,10 +196,10 @@ def test_past_the_budget_the_operation_ends_with_7_and_says_since_when() -> None
     result = watch({"1": down, "2": ok}, clock, retries=3)
     assert len(down.reads) == 4  # the first try and three retries
     assert result.code is ExitCode.UNREACHABLE
-    error = result.watched[0].error
+    error = result.snapshots[0].error
     assert error is not None
     assert "failing since 12:00:00 UTC" in error.message
-    assert result.watched[1].state is State.SUCCEEDED  # the others went on
+    assert result.snapshots[1].state is State.SUCCEEDED  # the others went on
 
 
 def test_retry_after_is_honoured() -> None:

@@ -1,13 +1,12 @@
-"""What every command shares: the common options, loading config, resolving REFs, and the
-one place where an outcome becomes the process's exit code."""
+"""What every command shares: the common options, the runtime it runs in, loading config,
+resolving REFs, and the one place where a command's outcome or error becomes its exit code."""
 
+import dataclasses
 import os
-import signal
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -101,15 +100,31 @@ class Options:
         return chosen
 
 
+@dataclass
+class Context:
+    """What `main` hands every command through typer's ctx.obj: the world to run in, and the
+    common options given before the command name."""
+
+    runtime: Runtime
+    before: Options = dataclasses.field(default_factory=Options)
+
+
 def options(ctx: typer.Context, **given: object) -> Options:
     """Merge the options given after the command name over those given before it."""
-    before = ctx.obj if isinstance(ctx.obj, Options) else Options()
-    return before.merged(Options(**given))  # type: ignore[arg-type]
+    return context(ctx).before.merged(Options(**given))  # type: ignore[arg-type]
 
 
-def make_runtime(opts: Options) -> Runtime:
-    """The real outside world, with the verbosity asked for."""
-    return Runtime(verbose=opts.verbose, quiet=opts.quiet)
+def context(ctx: typer.Context) -> Context:
+    """The Context `main` put in ctx.obj."""
+    found = ctx.find_object(Context)
+    if found is None:
+        raise RuntimeError("opwatch commands run through opwatch.cli.main")
+    return found
+
+
+def runtime_for(ctx: typer.Context, opts: Options) -> Runtime:
+    """The runtime of this run, with the verbosity the options ask for."""
+    return dataclasses.replace(context(ctx).runtime, verbose=opts.verbose, quiet=opts.quiet)
 
 
 def open_config(opts: Options, runtime: Runtime) -> Config:
@@ -162,13 +177,14 @@ def resolve_refs(texts: Iterable[str], config: Config, profile_override: str | N
     return refs
 
 
-def finish(run: Callable[[], ExitCode], runtime: Runtime | None = None) -> NoReturn:
-    """Run a command body and end the process with its exit code: the only place that exits.
+def finish(run: Callable[[], ExitCode], runtime: Runtime) -> int:
+    """Run a command body and return its exit code, whatever happens in it.
 
-    opwatch's own errors become one line on stderr and their code; Ctrl-C becomes 130; a
-    closed stdout (`| head -1`) ends quietly; anything else is a bug, reported without locals.
+    opwatch's own errors become one line on stderr and their code; Ctrl-C becomes 130 and
+    SIGTERM 143; a closed stdout (`| head -1`) ends quietly; anything else is a bug, reported
+    without locals.
     """
-    err = runtime.stderr if runtime else sys.stderr
+    err = runtime.stderr
     try:
         code = run()
     except OpwatchError as exc:
@@ -181,10 +197,9 @@ def finish(run: Callable[[], ExitCode], runtime: Runtime | None = None) -> NoRet
         print("opwatch: interrupted", file=err, flush=True)
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
-        code = ExitCode.OK
+        return _closed_stdout(runtime)
     except Exception as exc:
-        if (runtime.env if runtime else os.environ).get("OPWATCH_DEBUG"):
+        if runtime.env.get("OPWATCH_DEBUG"):
             raise
         # No traceback by default: it is noise to a user, and frames can hold credentials.
         print(
@@ -195,25 +210,23 @@ def finish(run: Callable[[], ExitCode], runtime: Runtime | None = None) -> NoRet
         )
         code = ExitCode.BUG
     try:
-        sys.stdout.flush()
+        runtime.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
-    raise typer.Exit(int(code))
+        return _closed_stdout(runtime)
+    return int(code)
 
 
-def _silence_stdout() -> None:
+def _closed_stdout(runtime: Runtime) -> int:
+    """The reader of stdout went away (`| head -1`): what it wanted it has; end with 0."""
+    try:
+        fileno = runtime.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return int(ExitCode.OK)  # not a file: nothing will flush it again
     # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
-def sigterm_as_interrupt() -> None:
-    """Make SIGTERM end a command the way Ctrl-C does (last states printed), with code 143."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated
-
-    signal.signal(signal.SIGTERM, handler)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+    return int(ExitCode.OK)
 
 
 class Terminated(KeyboardInterrupt):

@@ -9,12 +9,13 @@ from opwatch.commands.common import (
     OutputOption,
     QuietOption,
     finish,
-    make_runtime,
     open_config,
     options,
+    runtime_for,
 )
 from opwatch.config import Config
 from opwatch.exitcodes import ExitCode
+from opwatch.render.console import Printer
 
 
 def profiles(
@@ -23,13 +24,14 @@ def profiles(
     output: OutputOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
-) -> None:
+) -> int:
     """The configured profiles (never their secrets), and whether each resolves.
 
     Exits 5 when a profile does not resolve (a missing variable, a failing secret command).
     """
     opts = options(ctx, config=config, output=output, json=json, quiet=quiet)
-    runtime = make_runtime(opts)
+    runtime = runtime_for(ctx, opts)
+    out = Printer(runtime)
 
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON])
@@ -39,21 +41,14 @@ def profiles(
             from opwatch.render.json import line
 
             for record in records:
-                print(line(record), file=runtime.stdout)
+                out.line(line(record))
         else:
-            from opwatch.render.console import make_console
             from opwatch.render.table import profiles_table
 
-            console = make_console(
-                runtime.stdout,
-                color=runtime.stdout_color,
-                width=runtime.stdout_width,
-                terminal=runtime.stdout_is_tty or None,
-            )
-            console.print(profiles_table(records))
+            out.show(profiles_table(records))
         return ExitCode.CONFIG if cfg.broken else ExitCode.OK
 
-    finish(run, runtime)
+    return finish(run, runtime)
 
 
 def profile_records(cfg: Config) -> list[dict[str, object]]:

@@ -18,13 +18,14 @@ from opwatch.commands.common import (
     OutputOption,
     QuietOption,
     finish,
-    make_runtime,
     options,
+    runtime_for,
 )
 from opwatch.config import find_config_path, load_config
 from opwatch.errors import ConfigError, UsageError
 from opwatch.exitcodes import ExitCode
 from opwatch.providers import BUILTIN
+from opwatch.render.console import Printer
 from opwatch.runtime import Runtime
 
 app = typer.Typer(
@@ -41,25 +42,26 @@ def providers(
     output: OutputOption = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
-) -> None:
+) -> int | None:
     """The providers a profile can name: built in, and declared in the config or in
     `<config dir>/providers/NAME.yaml`. Exits 5 when a declared one does not validate."""
     if ctx.invoked_subcommand is not None:
-        return
+        return None
     opts = options(ctx, config=config, output=output, json=json, quiet=quiet)
-    runtime = make_runtime(opts)
+    runtime = runtime_for(ctx, opts)
+    out = Printer(runtime)
 
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON])
         records = provider_records(find_config_path(opts.config, runtime.env), runtime)
         if fmt is Output.JSON:
             for record in records:
-                print(jsonlib.dumps(record), file=runtime.stdout)
+                out.line(jsonlib.dumps(record))
         else:
-            print(_table(records), file=runtime.stdout)
+            out.line(_table(records))
         return ExitCode.OK if all(record["ok"] for record in records) else ExitCode.CONFIG
 
-    finish(run, runtime)
+    return finish(run, runtime)
 
 
 @app.command("check")
@@ -83,19 +85,20 @@ def check(
         str | None, typer.Option("--name", help="The provider's name (default: FILE's stem).")
     ] = None,
     json: JsonOption = False,
-) -> None:
+) -> int:
     """Validate the definition in FILE; with --sample, show the operation and the error rows
     it reads in BODY.json. Exits 5 when the definition is not valid, 2 when the sample is not
     JSON."""
     opts = options(ctx, json=json)
-    runtime = make_runtime(opts)
+    runtime = runtime_for(ctx, opts)
+    out = Printer(runtime)
 
     def run() -> ExitCode:
         from opwatch.providers import declared
 
         definition = declared.load_file(name or file.stem, file)
         if sample is None:
-            print(_summary(definition), file=runtime.stdout)
+            out.line(_summary(definition))
             return ExitCode.OK
         payload = _sample(sample)
         documents = {}
@@ -121,9 +124,9 @@ def check(
         if opts.json:
             record = operation_record(ref, operation, runtime.now())
             record.pop("raw")
-            print(jsonlib.dumps(record), file=runtime.stdout)
+            out.line(jsonlib.dumps(record))
             for row in rows:
-                print(jsonlib.dumps(error_record(ref, row)), file=runtime.stdout)
+                out.line(jsonlib.dumps(error_record(ref, row)))
             return ExitCode.OK
         progress = operation.progress
         word = _shown(operation.provider_status)
@@ -148,10 +151,10 @@ def check(
             cells = {"item": row.item, "code": row.code, "field": row.field, "step": row.step}
             said = ", ".join(f"{key} {value}" for key, value in cells.items() if value is not None)
             lines.append(f"  - {said}: {row.message}" if said else f"  - {row.message}")
-        print("\n".join(lines), file=runtime.stdout)
+        out.line("\n".join(lines))
         return ExitCode.OK
 
-    finish(run, runtime)
+    return finish(run, runtime)
 
 
 def provider_records(config_path: Path, runtime: Runtime) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from opwatch.commands.common import finish, make_runtime, options
+from opwatch.commands.common import finish, options, runtime_for
 from opwatch.errors import UsageError
 from opwatch.exitcodes import ExitCode
 
@@ -36,13 +36,13 @@ def simulate(
             show_default=False,
         ),
     ] = None,
-) -> None:
+) -> int:
     """Run the simulator of all three providers in the foreground.
 
     stdout gets the REF of every operation it serves, one per line. The config goes to
     --write-config FILE (else to stderr), so `OPWATCH_CONFIG=FILE opwatch status …` just works.
     """
-    runtime = make_runtime(options(ctx))
+    runtime = runtime_for(ctx, options(ctx))
 
     def run() -> ExitCode:
         from opwatch.simulator import Simulator, default_scenario, describe, load_scenario
@@ -77,4 +77,4 @@ def simulate(
             return ExitCode.OK
         return ExitCode.OK
 
-    finish(run, runtime)
+    return finish(run, runtime)

@@ -1,6 +1,5 @@
 """`opwatch status`: one read of each operation, then exit."""
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Annotated
@@ -18,16 +17,16 @@ from opwatch.commands.common import (
     VerboseOption,
     finish,
     iter_ref_texts,
-    make_runtime,
     open_config,
     options,
     resolve_refs,
+    runtime_for,
 )
 from opwatch.config import Config
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.model import OpRef, Reading, State, reading_code
+from opwatch.render.console import Printer
 from opwatch.render.json import line, reading_record
-from opwatch.runtime import Runtime
 
 
 def status(
@@ -49,12 +48,13 @@ def status(
     json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
-) -> None:
+) -> int:
     """One read of each operation, then exit."""
     opts = options(
         ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
     )
-    runtime = make_runtime(opts)
+    runtime = runtime_for(ctx, opts)
+    out = Printer(runtime)
 
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON])
@@ -62,59 +62,53 @@ def status(
         targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
 
         def judge(reading: Reading) -> ExitCode:
-            _warn_unknown(runtime, reading)
+            _warn_unknown(out, reading)
             if reading.error is not None:
                 # Errors go to stderr for people even with -q; the table and JSON carry them too.
-                print(f"opwatch: error: {reading.ref}: {reading.error}", file=runtime.stderr)
+                out.error(f"{reading.ref}: {reading.error}")
             return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
 
-        return asyncio.run(_read_and_show(cfg, runtime, targets, fmt, judge))
+        return runtime.run(_read_and_show(cfg, out, targets, fmt, judge))
 
-    finish(run, runtime)
+    return finish(run, runtime)
 
 
 async def _read_and_show(
     cfg: Config,
-    runtime: Runtime,
+    out: Printer,
     targets: list[OpRef],
     fmt: Output,
     judge: Callable[[Reading], ExitCode],
 ) -> ExitCode:
     """Read every target; JSON lines go out as reads complete, the table once all are in."""
-    from opwatch.reads import read_all
+    from opwatch import core
     from opwatch.session import Session  # httpx: imported when a command needs it
 
+    runtime = out.runtime
     codes: set[ExitCode] = set()
     rows: list[Reading] = []
     async with (
         Session(cfg, runtime) as session,
-        contextlib.aclosing(read_all(session, targets)) as readings,
+        contextlib.aclosing(core.read(session, targets)) as readings,
     ):
         async for reading in readings:
             codes.add(judge(reading))
             if fmt is Output.JSON:
-                print(line(reading_record(reading, runtime.now())), file=runtime.stdout)
+                out.line(line(reading_record(reading, runtime.now())))
             else:
                 rows.append(reading)
     if fmt is Output.TABLE:
         # rich is imported here, not at start-up: `status -o json` never needs it.
-        from opwatch.render.console import make_console
         from opwatch.render.table import status_table
 
-        console = make_console(
-            runtime.stdout,
-            color=runtime.stdout_color,
-            width=runtime.stdout_width,
-            terminal=runtime.stdout_is_tty or None,
-        )
-        console.print(status_table(rows, runtime.now()))
+        out.show(status_table(rows, runtime.now()))
     return combine(codes)
 
 
-def _warn_unknown(runtime: Runtime, reading: Reading) -> None:
+def _warn_unknown(out: Printer, reading: Reading) -> None:
     operation = reading.operation
     if operation is not None and operation.state is State.UNKNOWN:
-        runtime.warn(
+        out.warn(
             f"{reading.ref} reports status {operation.provider_status!r}, which opwatch does not "
             "know; it is shown as 'unknown'"
         )

@@ -1,10 +1,6 @@
 """`opwatch wait`: poll until every operation is terminal or the deadline passes."""
 
-import asyncio
-import contextlib
-import signal
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import typer
 
@@ -16,53 +12,20 @@ from opwatch.commands.common import (
     ProfileOption,
     QuietOption,
     RefsArgument,
-    Terminated,
     VerboseOption,
     finish,
     iter_ref_texts,
-    make_runtime,
     open_config,
     options,
     resolve_refs,
+    runtime_for,
 )
-from opwatch.config import Config
-from opwatch.durations import format_duration, parse_duration
+from opwatch.commands.present import ERROR_ROWS, run_wait
+from opwatch.durations import parse_duration
 from opwatch.errors import UsageError
 from opwatch.exitcodes import ExitCode
-from opwatch.model import OpRef, State
-from opwatch.render.json import event_record, line, reading_record, summary_record
-from opwatch.runtime import Runtime
-from opwatch.watch import (
-    DEFAULT_RATE_PER_PROFILE,
-    DEFAULT_RETRIES,
-    Event,
-    Until,
-    Watched,
-    Watcher,
-    WatchOptions,
-    WatchResult,
-)
-
-
-class Display(Protocol):
-    """What shows progress on stderr: the live view, the line log, or nothing."""
-
-    def start(self) -> None: ...
-    def event(self, event: Event) -> None: ...
-    def stop(self) -> None: ...
-
-
-class Silent:
-    """-q: nothing on stderr while waiting."""
-
-    def start(self) -> None:
-        pass
-
-    def event(self, event: Event) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
+from opwatch.render.console import Printer
+from opwatch.watch import DEFAULT_RATE_PER_PROFILE, DEFAULT_RETRIES, Until, WatchOptions
 
 
 def wait(
@@ -123,7 +86,7 @@ def wait(
     json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
-) -> None:
+) -> int:
     """Poll until every operation is terminal or the deadline passes.
 
     The final table (or JSON Lines with --json) goes to stdout; progress goes to stderr: a live
@@ -132,7 +95,8 @@ def wait(
     opts = options(
         ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
     )
-    runtime = make_runtime(opts)
+    runtime = runtime_for(ctx, opts)
+    out = Printer(runtime)
 
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON, Output.EVENTS])
@@ -147,154 +111,12 @@ def wait(
         )
         cfg = open_config(opts, runtime)
         targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
-        result = run_wait(cfg, runtime, targets, watch_options, fmt)
-        if errors:
-            list_errors_of_unhappy(cfg, runtime, result, fmt)
+        result = run_wait(
+            cfg, out, targets, watch_options, fmt, errors_limit=ERROR_ROWS if errors else None
+        )
         return result.code
 
-    finish(run, runtime)
-
-
-def run_wait(
-    cfg: Config, runtime: Runtime, targets: list[OpRef], watch_options: WatchOptions, fmt: Output
-) -> WatchResult:
-    """Wait, show progress, print the final states; on Ctrl-C or SIGTERM print the last known."""
-    from opwatch.session import Session  # httpx: imported when a command needs it
-
-    holder: list[Watcher] = []
-    terminated: list[bool] = []
-    display: Display = Silent()
-
-    async def main() -> WatchResult:
-        nonlocal display
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-
-        def on_sigterm() -> None:
-            terminated.append(True)
-            task.cancel()
-
-        # Not available off the main thread or on some platforms; Ctrl-C still works there.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-        async with Session(cfg, runtime) as session:
-            emit = _events_writer(runtime) if fmt is Output.EVENTS else None
-
-            def report(event: Event) -> None:
-                display.event(event)
-                if emit:
-                    emit(event)
-
-            watcher = Watcher(session, targets, watch_options, runtime, report)
-            holder.append(watcher)
-            display = _display(runtime, watcher.watched)
-            _announce(runtime, watcher)
-            display.start()
-            try:
-                result = await watcher.run()
-            finally:
-                display.stop()
-            if fmt is Output.EVENTS:
-                print(line(summary_record(result, runtime.now())), file=runtime.stdout, flush=True)
-            else:
-                _show_final(runtime, result.watched, fmt)
-            return result
-
-    try:
-        return _run_loop(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        display.stop()
-        if holder:
-            runtime.warn("stopped; the last known states follow")
-            _show_final(runtime, holder[0].watched, fmt)
-        if terminated:
-            raise Terminated from None
-        raise KeyboardInterrupt from None
-
-
-def _run_loop(main: Coroutine[None, None, WatchResult]) -> WatchResult:
-    """asyncio.run, on uvloop where it is installed (not on Windows): libuv's event loop takes
-    a quarter less CPU per read than asyncio's, and a wait may make thousands (bench/scale.py)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-def list_errors_of_unhappy(
-    cfg: Config, runtime: Runtime, result: WatchResult, fmt: Output, *, limit: int = 50
-) -> None:
-    """`wait --errors`: the failed items of the operations that failed or ended partial.
-
-    A grouped table after the final table; with --json or -o events, error objects after the
-    operation lines (they have `item` and `code` keys where operations have `state`)."""
-    from opwatch.commands.list_errors import explain
-
-    unhappy = [item.ref for item in result.watched if item.state in (State.FAILED, State.PARTIAL)]
-    if not unhappy:
-        return
-    if fmt is Output.TABLE:
-        print("\nWhat failed (opwatch list-errors --group):", file=runtime.stdout)
-    table = fmt is Output.TABLE
-    chosen = Output.TABLE if table else Output.JSON
-    asyncio.run(explain(cfg, runtime, unhappy, chosen, limit=limit, group=table))
-
-
-def _display(runtime: Runtime, watched: list[Watched]) -> Display:
-    if runtime.quiet:
-        return Silent()
-    if runtime.stderr_is_tty:
-        from opwatch.render.console import make_console
-        from opwatch.render.live import LiveView
-
-        console = make_console(runtime.stderr, color=runtime.color, terminal=True)
-        return LiveView(console, watched, transient=runtime.stdout_is_tty)
-    from opwatch.render.live import LineLog
-
-    return LineLog(runtime.stderr, watched, runtime.clock)
-
-
-def _announce(runtime: Runtime, watcher: Watcher) -> None:
-    count = len(watcher.watched)
-    noun = "operation" if count == 1 else "operations"
-    timeout_s = watcher.options.timeout_s
-    deadline = watcher.deadline_at()
-    if deadline is None:
-        until = "with no deadline"
-    else:
-        until = f"until {deadline:%Y-%m-%d %H:%M:%S} UTC (timeout {format_duration(timeout_s)})"
-    if not runtime.quiet:
-        print(f"opwatch: waiting for {count} {noun} {until}", file=runtime.stderr, flush=True)
-
-
-def _show_final(runtime: Runtime, watched: list[Watched], fmt: Output) -> None:
-    now = runtime.now()
-    if fmt is Output.JSON:
-        for item in watched:
-            print(line(reading_record(item.reading, now)), file=runtime.stdout)
-        runtime.stdout.flush()
-        return
-    if fmt is Output.EVENTS:
-        return
-    from opwatch.render.console import make_console
-    from opwatch.render.table import status_table
-
-    console = make_console(
-        runtime.stdout,
-        color=runtime.stdout_color,
-        width=runtime.stdout_width,
-        terminal=runtime.stdout_is_tty or None,
-    )
-    console.print(status_table([item.reading for item in watched], now))
-
-
-def _events_writer(runtime: Runtime) -> Callable[[Event], None]:
-    def emit(event: Event) -> None:
-        print(line(event_record(event)), file=runtime.stdout, flush=True)
-
-    return emit
+    return finish(run, runtime)
 
 
 def _timeout(text: str) -> float | None:

@@ -250,13 +250,11 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _transport_reason(exc: httpx.RequestError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused or host unreachable"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection was closed before a full reply arrived"
-    if isinstance(exc, httpx.DecodingError):
-        return "its compressed body could not be decompressed"
-    return exc.__class__.__name__
+    # The transport knows the causes (an untrusted certificate, a refused TLS version, refused,
+    # unknown host, a broken reply); imported here, where a failure is being reported.
+    from opwatch.transport import describe
+
+    return describe(exc)
 
 
 def _describe_body(response: httpx.Response) -> str:

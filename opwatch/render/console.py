@@ -1,14 +1,32 @@
-"""rich consoles for opwatch's two streams: stdout for data, stderr for people."""
+"""opwatch's two streams, each with one rich console: stdout for data, stderr for people.
 
-from typing import TextIO
+`Printer` is the one object commands print through. Its consoles are built on first use and then
+kept, with colour, width and terminal rules taken from the runtime; rich is imported only then,
+so `opwatch status -o json` never loads it.
+"""
 
-from rich.console import Console
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, TextIO
+
+from opwatch.runtime import Runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 
 def make_console(
-    file: TextIO, *, color: bool, width: int | None = None, terminal: bool | None = None
-) -> Console:
-    """A console on `file`; no colour or styling escapes unless `color`."""
+    file: TextIO,
+    *,
+    color: bool,
+    width: int | None = None,
+    terminal: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> "Console":
+    """A console on `file`; no colour or styling escapes unless `color`. `env` replaces
+    os.environ for rich's own look-ups (COLUMNS, LINES, TERM, NO_COLOR)."""
+    from rich.console import Console
+
     return Console(
         file=file,
         width=width,
@@ -18,4 +36,56 @@ def make_console(
         highlight=False,
         soft_wrap=False,
         emoji=False,
+        _environ=env,
     )
+
+
+class Printer:
+    """Everything a run prints: data on stdout, people's lines on stderr."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @cached_property
+    def data(self) -> "Console":
+        """The console for tables on stdout: colour only on a terminal, whole lines in a pipe."""
+        runtime = self.runtime
+        return make_console(
+            runtime.stdout,
+            color=runtime.stdout_color,
+            width=runtime.stdout_width,
+            terminal=runtime.stdout_is_tty or None,
+            env=runtime.env,
+        )
+
+    @cached_property
+    def people(self) -> "Console":
+        """The console for the live view on stderr, a terminal."""
+        runtime = self.runtime
+        return make_console(runtime.stderr, color=runtime.color, terminal=True, env=runtime.env)
+
+    def line(self, text: str, *, flush: bool = False) -> None:
+        """One line of data (a JSON Lines record, an annotation) on stdout; `flush` when a
+        reader at the other end of a pipe should see it now."""
+        print(text, file=self.runtime.stdout, flush=flush)
+
+    def show(self, renderable: "RenderableType") -> None:
+        """A table on stdout."""
+        self.data.print(renderable)
+
+    def say(self, text: str) -> None:
+        """A line for people on stderr, unless -q."""
+        if not self.runtime.quiet:
+            print(text, file=self.runtime.stderr, flush=True)
+
+    def warn(self, message: str) -> None:
+        """A warning for people on stderr, unless -q."""
+        self.runtime.warn(message)
+
+    def error(self, message: str) -> None:
+        """An error on stderr, even with -q."""
+        print(f"opwatch: error: {message}", file=self.runtime.stderr, flush=True)
+
+    def flush(self) -> None:
+        """Push out what stdout holds (a pipe reader may be waiting for it)."""
+        self.runtime.stdout.flush()

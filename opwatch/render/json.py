@@ -91,7 +91,7 @@ def event_record(event: "Event") -> dict[str, Any]:
     record: dict[str, Any] = {
         "event": event.kind.value,
         "at": iso(event.at),
-        "operation": reading_record(event.watched.reading, event.at),
+        "operation": reading_record(event.snapshot.reading, event.at),
     }
     if event.error is not None:
         record["error"] = {"exit_code": int(event.error.exit_code), "message": event.error.message}
@@ -101,18 +101,18 @@ def event_record(event: "Event") -> dict[str, Any]:
 
 
 def summary_record(result: "WatchResult", now: datetime) -> dict[str, Any]:
-    """The closing `-o events` line: the exit code and how many operations ended how."""
+    """The closing `-o events` line: the exit code and how many operations ended with each
+    outcome (opwatch.watch.outcome: a state, `error` or `unread`)."""
     counts: dict[str, int] = {}
-    for item in result.watched:
-        key = "error" if item.error else (item.state.value if item.state else "unread")
-        counts[key] = counts.get(key, 0) + 1
+    for item in result.snapshots:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
     return {
         "event": "summary",
         "at": iso(now),
         "exit_code": int(result.code),
         "timed_out": result.timed_out,
         "counts": counts,
-        "operations": len(result.watched),
+        "operations": len(result.snapshots),
     }
 
 

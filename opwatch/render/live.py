@@ -1,13 +1,16 @@
 """What `opwatch wait` shows on stderr as it waits: a live view on a terminal, else plain lines.
 
-Both read the engine's `Watched` objects and never write them. stdout stays free for data.
+Both are made of the frozen snapshots the engine hands over with each event, and draw on the
+event loop, timed by the runtime's clock: nothing is shared with another thread. stdout stays
+free for data.
 """
 
+import asyncio
 import heapq
 import operator
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TextIO
 
@@ -18,64 +21,67 @@ from rich.table import Table
 from rich.text import Text
 
 from opwatch.durations import format_duration
-from opwatch.model import State
+from opwatch.model import OpRef, State
 from opwatch.render.table import STATE_STYLES, progress_cell, state_text
-from opwatch.watch import Event, EventKind, Watched
+from opwatch.watch import ERROR, UNREAD, Event, EventKind, Snapshot
 
 HEARTBEAT_S = 60.0
 ROWS_RESERVED = 6
 """Lines of the screen kept for the header, the overall bar and the shell prompt."""
 SHOWN_IN_AGGREGATE = 5
 GLANCE_EVERY_S = 1.0
-_ENDED = frozenset({"succeeded", "partial", "failed", "error"})
-_FAILED = frozenset({"error", "failed", "partial"})
+REFRESH_EVERY_S = 0.25
+_ENDED = frozenset({State.SUCCEEDED.value, State.PARTIAL.value, State.FAILED.value, ERROR})
+_FAILED = frozenset({ERROR, State.FAILED.value, State.PARTIAL.value})
 
 
-def percent_of(watched: Watched) -> float | None:
-    """How far the operation is, 0-100, when it says; 100 once terminal."""
-    operation = watched.operation
-    if operation is None:
-        return None
-    if operation.terminal:
-        return 100.0
-    return operation.progress.percent_done
-
-
-def state_label(watched: Watched) -> Text:
-    """The state word, or what stopped the watch, with retries in progress."""
-    if watched.error is not None:
-        return Text("error", style="bold red")
-    if watched.last_fault is not None:
-        return Text(f"retry {watched.faults_in_a_row}", style="yellow")
-    if watched.operation is None:
-        return Text("reading", style="dim")
-    return state_text(watched.operation.state)
+def state_label(snapshot: Snapshot) -> Text:
+    """The outcome word, with retries in progress."""
+    if snapshot.error is not None:
+        return Text(ERROR, style="bold red")
+    if snapshot.fault is not None:
+        return Text(f"retry {snapshot.faults_in_a_row}", style="yellow")
+    if snapshot.operation is None:
+        return Text(UNREAD, style="dim")
+    return state_text(snapshot.operation.state)
 
 
 class LiveView:
-    """A rich live view: a bar per operation and an overall bar, or an aggregate when crowded."""
+    """A rich live view: a bar per operation and an overall bar, or an aggregate when crowded.
 
-    def __init__(self, console: Console, watched: list[Watched], *, transient: bool) -> None:
+    Frames are drawn on the event loop every REFRESH_EVERY_S of the runtime's clock, between
+    reads, from the latest snapshots; rich's own refresh thread is not used.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        snapshots: list[Snapshot],
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        transient: bool,
+    ) -> None:
         self.console = console
-        self.watched = watched
-        self.started = time.monotonic()
-        # Kept up to date by event(), so that a frame never walks every operation. Frames are
-        # drawn on rich's thread: it reads these through copies made in one step.
-        self._counts: Counter[str] = Counter({"reading": len(watched)})
-        self._labels: dict[int, str] = {}
-        self._by_id = {id(item): item for item in watched}
-        self._percents = {
-            id(item): percent_of(item) or 0.0 for item in watched if not item.finished
-        }
+        self.clock = clock
+        self.sleep = sleep
+        self.started = clock()
+        self.latest = list(snapshots)
+        """The last snapshot of each operation, in REF order."""
+        self._index = {item.ref: n for n, item in enumerate(snapshots)}
+        # Kept up to date by event(), so that a frame never walks every operation.
+        self._counts: Counter[str] = Counter(item.outcome for item in snapshots)
+        self._percents = {n: item.percent or 0.0 for n, item in enumerate(snapshots)}
         """How far each unfinished operation is, for the aggregate's slowest."""
-        self._failed: dict[int, Watched] = {}
+        self._failed: dict[OpRef, int] = {}
         """The failed operations, in the order they failed."""
-        self._glance: tuple[float, list[Watched]] = (-1.0, [])
+        self._glance: tuple[float, list[int]] = (-1e9, [])
         """When the aggregate's slowest were picked, and them."""
+        self._ticker: asyncio.Task[None] | None = None
         self._live = _TimedLive(
             get_renderable=self.render,
             console=console,
-            refresh_per_second=4,
+            auto_refresh=False,
             transient=transient,
             redirect_stdout=False,
             redirect_stderr=False,
@@ -87,36 +93,46 @@ class LiveView:
         return self._live.cpu_seconds
 
     def start(self) -> None:
-        self._live.start()
+        """Show the first frame and keep refreshing; called on the event loop."""
+        self._live.start(refresh=True)
+        self._ticker = asyncio.get_running_loop().create_task(self._refresh_every())
+
+    async def _refresh_every(self) -> None:
+        while True:
+            await self.sleep(REFRESH_EVERY_S)
+            self._live.refresh()
 
     def event(self, event: Event) -> None:
-        """Keep the counts per state, the progress and the failures up to date."""
-        watched = event.watched
-        key = id(watched)
-        label = _label(watched)
-        before = self._labels.get(key, "reading")
+        """Keep the latest snapshot, the counts per outcome, the progress and the failures."""
+        snapshot = event.snapshot
+        n = self._index[snapshot.ref]
+        before = self.latest[n].outcome
+        self.latest[n] = snapshot
+        label = snapshot.outcome
         if label != before:
-            self._labels[key] = label
             self._counts[before] -= 1
             self._counts[label] += 1
-        if watched.finished:
-            self._percents.pop(key, None)
+        if snapshot.finished:
+            self._percents.pop(n, None)
         else:
-            self._percents[key] = percent_of(watched) or 0.0
+            self._percents[n] = snapshot.percent or 0.0
         if label in _FAILED:
-            self._failed[key] = watched
+            self._failed.setdefault(snapshot.ref, n)
 
     def stop(self) -> None:
+        """Draw the last frame and give the terminal back; safe to call twice."""
+        if self._ticker is not None and not self._ticker.done():
+            self._ticker.cancel()
         self._live.stop()
 
     def render(self) -> RenderableType:
         """One frame: a row per operation when they fit the screen, else an aggregate."""
-        finished = sum(n for label, n in dict(self._counts).items() if label in _ENDED)
-        fits = len(self.watched) <= max(1, self.console.size.height - ROWS_RESERVED)
-        body = self._rows(self.watched) if fits else self._aggregate()
+        finished = sum(n for label, n in self._counts.items() if label in _ENDED)
+        fits = len(self.latest) <= max(1, self.console.size.height - ROWS_RESERVED)
+        body = self._rows(self.latest) if fits else self._aggregate()
         return Group(body, self._overall(finished))
 
-    def _rows(self, items: list[Watched]) -> Table:
+    def _rows(self, items: list[Snapshot]) -> Table:
         table = Table(box=None, pad_edge=False, show_header=False, expand=False)
         table.add_column("ref", no_wrap=True, overflow="ellipsis", max_width=44)
         table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=24, style="dim")
@@ -127,7 +143,7 @@ class LiveView:
         table.add_column("state", no_wrap=True)
         for item in items:
             operation = item.operation
-            percent = percent_of(item)
+            percent = item.percent
             mark = "✓ " if item.finished and item.state is State.SUCCEEDED else ""
             table.add_row(
                 mark + str(item.ref),
@@ -148,11 +164,11 @@ class LiveView:
         return table
 
     def _aggregate(self) -> RenderableType:
-        """Counts per state, and the least advanced and the failed operations."""
-        counts = sorted((label, n) for label, n in dict(self._counts).items() if n)
+        """Counts per outcome, and the least advanced and the failed operations."""
+        counts = sorted((label, n) for label, n in self._counts.items() if n)
         summary = Text("  ".join(f"{label}: {n}" for label, n in counts))
-        slowest = self._slowest()
-        failed = list(dict(self._failed).values())[:SHOWN_IN_AGGREGATE]
+        slowest = [self.latest[n] for n in self._slowest()]
+        failed = [self.latest[n] for n in list(self._failed.values())[:SHOWN_IN_AGGREGATE]]
         parts: list[RenderableType] = [summary]
         if slowest:
             parts += [Text("slowest:", style="bold"), self._rows(slowest)]
@@ -160,33 +176,33 @@ class LiveView:
             parts += [Text("failed:", style="bold red"), self._rows(failed)]
         return Group(*parts)
 
-    def _slowest(self) -> list[Watched]:
+    def _slowest(self) -> list[int]:
         """The least advanced operations, picked again at most once a second so that the list
         holds still long enough to read."""
         picked_at, slowest = self._glance
-        now = time.monotonic()
+        now = self.clock()
         if now - picked_at >= GLANCE_EVERY_S:
             least = heapq.nsmallest(
-                SHOWN_IN_AGGREGATE, dict(self._percents).items(), key=operator.itemgetter(1)
+                SHOWN_IN_AGGREGATE, self._percents.items(), key=operator.itemgetter(1)
             )
-            slowest = [self._by_id[key] for key, _ in least]
+            slowest = [n for n, _ in least]
             self._glance = (now, slowest)
         return slowest
 
     def _overall(self, finished: int) -> RenderableType:
-        total = len(self.watched)
+        total = len(self.latest)
         line = Table.grid(padding=(0, 1))
         line.add_row(
             Text("overall", style="bold"),
             ProgressBar(total=float(total), completed=float(finished), width=24),
             Text(f"{finished}/{total} done"),
-            Text(format_duration(time.monotonic() - self.started), style="dim"),
+            Text(format_duration(self.clock() - self.started), style="dim"),
         )
         return line
 
 
 class _TimedLive(Live):
-    """rich's Live, counting the CPU its refreshes take (they run on its own thread)."""
+    """rich's Live, counting the CPU its refreshes take."""
 
     cpu_seconds = 0.0
 
@@ -202,33 +218,36 @@ class LineLog:
     """Off a terminal: one line per state change, retry or error, and a heartbeat at most
     every minute; plain text, suitable for CI logs."""
 
-    def __init__(self, stream: TextIO, watched: list[Watched], clock: Callable[[], float]) -> None:
+    def __init__(
+        self, stream: TextIO, snapshots: list[Snapshot], clock: Callable[[], float]
+    ) -> None:
         self.stream = stream
-        self.watched = watched
         self.clock = clock
+        self.latest = {item.ref: item for item in snapshots}
+        """The last snapshot of each operation."""
         self._last_line = clock()
-        self._last_state: dict[int, State | None] = {}
+        self._last_state: dict[OpRef, State | None] = {}
 
     def start(self) -> None:
         self._last_line = self.clock()
 
     def event(self, event: Event) -> None:
         """Write what a person reading the CI log needs to know about `event`."""
-        watched = event.watched
-        key = id(watched)
+        snapshot = event.snapshot
+        self.latest[snapshot.ref] = snapshot
         if event.kind is EventKind.RETRY:
             assert event.error is not None
             self._write(
                 event.at,
-                f"{watched.ref} {event.error.message}; retry {watched.faults_in_a_row} in "
+                f"{snapshot.ref} {event.error.message}; retry {snapshot.faults_in_a_row} in "
                 f"{format_duration(event.delay_s or 0)}",
             )
         elif event.kind is EventKind.ERROR:
             assert event.error is not None
-            self._write(event.at, f"{watched.ref} error: {event.error.message}")
-        elif self._last_state.get(key, "none") != watched.state:
-            self._last_state[key] = watched.state
-            self._write(event.at, f"{watched.ref} {_describe(watched)}")
+            self._write(event.at, f"{snapshot.ref} {ERROR}: {event.error.message}")
+        elif self._last_state.get(snapshot.ref, "none") != snapshot.state:
+            self._last_state[snapshot.ref] = snapshot.state
+            self._write(event.at, f"{snapshot.ref} {_describe(snapshot)}")
         elif self.clock() - self._last_line >= HEARTBEAT_S:
             self._write(event.at, self._heartbeat())
 
@@ -237,7 +256,7 @@ class LineLog:
 
     def _heartbeat(self) -> str:
         counts = Counter(
-            item.state.value for item in self.watched if item.state and not item.finished
+            item.state.value for item in self.latest.values() if item.state and not item.finished
         )
         waiting = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         return f"still waiting: {waiting or 'nothing'}"
@@ -247,10 +266,10 @@ class LineLog:
         print(f"{at:%H:%M:%S} {text}", file=self.stream, flush=True)
 
 
-def _describe(watched: Watched) -> str:
-    operation = watched.operation
+def _describe(snapshot: Snapshot) -> str:
+    operation = snapshot.operation
     if operation is None:
-        return "unreadable"
+        return snapshot.outcome
     parts = [operation.state.value]
     progress = progress_cell(operation.progress)
     if progress:
@@ -262,26 +281,19 @@ def _describe(watched: Watched) -> str:
     return " ".join(parts)
 
 
-def _rate(watched: Watched) -> str:
-    rate = watched.rate_per_s
-    if rate is None or watched.finished:
+def _rate(snapshot: Snapshot) -> str:
+    rate = snapshot.rate_per_s
+    if rate is None or snapshot.finished:
         return ""
-    operation = watched.operation
+    operation = snapshot.operation
     total = operation.progress.total if operation else None
     if total:
         return f"{rate * total / 100:.1f}/s"
     return f"{rate:.1f}%/s"
 
 
-def _eta(watched: Watched) -> str:
-    if watched.finished:
+def _eta(snapshot: Snapshot) -> str:
+    if snapshot.finished:
         return ""
-    eta = watched.eta_s
+    eta = snapshot.eta_s
     return f"eta {format_duration(eta)}" if eta is not None else ""
-
-
-def _label(watched: Watched) -> str:
-    """The word a watched operation is counted under."""
-    if watched.error is not None:
-        return "error"
-    return watched.state.value if watched.state else "reading"

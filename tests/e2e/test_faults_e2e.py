@@ -1,17 +1,16 @@
-"""The fault matrix: the real CLI against the simulator's faults, each provider at once.
+"""The fault matrix: the whole CLI against the simulator's faults, each provider at once.
 
 Every row is a fault, what opwatch is run with, the exit code it must end with and what it
 must say. The README's fault table mirrors this one.
 """
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import run_opwatch
+from tests.e2e.conftest import Cli
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +29,10 @@ FAULT_MATRIX: list[tuple[str, dict[str, Any], tuple[str, ...], list[str], int, s
      ["wait"], 0, "closed before a full reply"),
     ("HTML error page", {"kind": "html", "count": 1}, ALL, ["wait"], 0, "text/html"),
     ("truncated JSON", {"kind": "truncated", "count": 1}, ALL, ["wait"], 0, "instead of JSON"),
-    ("JSON of the wrong shape", {"kind": "wrong_shape", "count": 1}, ALL, ["wait"], 0, ""),
+    # Read leniently: a reply of the wrong shape is an operation opwatch does not know yet,
+    # shown as such, and the next read puts it right.
+    ("JSON of the wrong shape", {"kind": "wrong_shape", "count": 1}, ("toloka", "trafficops"),
+     ["wait"], 0, "unknown (provider status None)"),
     ("login keeps failing", {"kind": "login_fail", "count": 99}, ("trafficops",),
      ["wait"], 6, "refused the login of user 'admin'"),
 ]  # fmt: skip
@@ -52,6 +54,7 @@ def timeout_config(sim: Simulator, tmp_path: Path) -> Path:
 )
 def test_fault_matrix(
     sim: Simulator,
+    cli: Cli,
     timeout_config: Path,
     fault: dict[str, Any],
     providers: tuple[str, ...],
@@ -62,11 +65,7 @@ def test_fault_matrix(
     refs = [sim.add_operation({"provider": p, "duration_s": 3, "age_s": 1}) for p in providers]
     for ref in refs:
         sim.add_fault({**fault, "ref": ref} if fault["kind"] != "login_fail" else fault)
-    started = time.monotonic()
-    try:
-        result = run_opwatch(*args, *refs, "--config", str(timeout_config))
-    finally:
-        sim.clear_faults()
+    result = cli(*args, *refs, "--config", str(timeout_config))
     assert result.code == code, result.stderr
     assert text in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
@@ -76,45 +75,29 @@ def test_fault_matrix(
         for ref in refs:
             reads = sim.reads_of(ref)
             assert reads[1] - reads[0] >= 2.0  # no read sooner than asked
-    assert time.monotonic() - started < 60
 
 
-def test_unknown_status_warns_and_waits_until_the_deadline(sim: Simulator, config: Path) -> None:
+def test_unknown_status_warns_and_waits_until_the_deadline(
+    sim: Simulator, cli: Cli, config: Path
+) -> None:
     refs = [
         sim.add_operation({"provider": p, "duration_s": 1, "age_s": 5, "status_word": "ARCHIVED"})
         for p in ("toloka", "trafficops")
     ]
-    result = run_opwatch("wait", *refs, "--timeout", "3s", "--json")
+    result = cli("wait", *refs, "--timeout", "3s", "--json")
     assert result.code == 4
     assert result.stdout.count('"state":"unknown"') == 2
     assert "ARCHIVED" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"COLUMNS": "20"},
-        {"PYTHONIOENCODING": "ascii", "LC_ALL": "C"},
-        {"PYTHONIOENCODING": "latin-1"},
-    ],
-)
-@pytest.mark.parametrize("command", [["status"], ["wait", "--errors"], ["list-errors", "--group"]])
-def test_narrow_and_non_utf8_terminals(
-    sim: Simulator, config: Path, env: dict[str, str], command: list[str]
-) -> None:
+@pytest.mark.parametrize(("command", "code"), [("status", 0), ("wait", 3), ("list-errors", 0)])
+def test_a_narrow_terminal(sim: Simulator, cli: Cli, config: Path, command: str, code: int) -> None:
     refs = [
         sim.add_operation({"provider": "toloka", "fail_fraction": 0.3, "age_s": 20}),
         sim.add_operation({"provider": "trafficops", "fail_fraction": 0.3, "age_s": 20}),
     ]
-    result = run_opwatch(*command, *refs, env=env)
-    assert result.code in (0, 3), result.stderr
-    assert "Traceback" not in result.stderr
+    flags = {"status": [], "wait": ["--errors"], "list-errors": ["--group"]}[command]
+    result = cli(command, *refs, *flags, env={"COLUMNS": "20"})
+    assert result.code == code, result.stderr
     assert "internal error" not in result.stderr
-
-
-def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text("profiles: {m: {provider: wesog, api_key: k, ca_bundle: /no/such/ca.pem}}")
-    result = run_opwatch("status", "1", "--config", str(path))
-    assert result.code == 5
-    assert "'ca_bundle' '/no/such/ca.pem' is not a readable file" in result.stderr
+    assert refs[1] in result.stdout  # folded, not cut

@@ -1,17 +1,19 @@
-"""`opwatch list-errors` end to end: each provider's errors, JSON through jq, GitHub output."""
+"""`opwatch list-errors` end to end: each provider's errors, JSON through the real jq, GitHub
+output."""
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import run_opwatch
+from tests.e2e.conftest import Cli
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def failing(sim: Simulator) -> dict[str, str]:
     """One finished operation with failed items per provider, and a clean one."""
     return {
@@ -43,8 +45,8 @@ def jq(expression: str, text: str) -> str:
     ).stdout.strip()
 
 
-def test_json_has_every_row(failing: dict[str, str], config: Path) -> None:
-    result = run_opwatch("list-errors", *failing.values(), "--json", "--limit", "1")
+def test_json_has_every_row(cli: Cli, failing: dict[str, str], config: Path) -> None:
+    result = cli("list-errors", *failing.values(), "--json", "--limit", "1")
     assert result.code == 0, result.stderr
     # Toloka: 10 failed items, 1-3 fields each (4 of each count) → 4*1 + 3*2 + 3*3 = 19 rows.
     assert jq(f'map(select(.ref == "{failing["toloka"]}")) | length', result.stdout) == "19"
@@ -61,33 +63,34 @@ def test_json_has_every_row(failing: dict[str, str], config: Path) -> None:
     )
 
 
-def test_table_limit_and_more(failing: dict[str, str], config: Path) -> None:
-    result = run_opwatch("list-errors", failing["toloka"], failing["clean"], "--limit", "3")
+def test_table_limit_and_more(cli: Cli, failing: dict[str, str], config: Path) -> None:
+    result = cli("list-errors", failing["toloka"], failing["clean"], "--limit", "3")
     assert result.code == 0
     assert "… and 16 more" in result.stdout
     assert f"{failing['clean']}: no failed items (succeeded)" in result.stdout
     assert result.stdout.count("input_values.") == 3
 
 
-def test_group_sorted_by_count(failing: dict[str, str], config: Path) -> None:
-    result = run_opwatch("list-errors", failing["toloka"], "--group")
+def test_group_sorted_by_count(cli: Cli, failing: dict[str, str], config: Path) -> None:
+    result = cli("list-errors", failing["toloka"], "--group")
+    assert result.code == 0
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert [row[1] for row in rows] == ["10", "6", "3"]
     assert rows[0][2:4] == ["input_values.image", "VALUE_REQUIRED"]
 
 
-def test_exit_status(failing: dict[str, str], config: Path) -> None:
-    assert run_opwatch("list-errors", failing["clean"], "--exit-status").code == 0
-    assert run_opwatch("list-errors", failing["wesog"], "--exit-status").code == 3
-    assert run_opwatch("list-errors", failing["wesog"]).code == 0
+def test_exit_status(cli: Cli, failing: dict[str, str], config: Path) -> None:
+    assert cli("list-errors", failing["clean"], "--exit-status").code == 0
+    assert cli("list-errors", failing["wesog"], "--exit-status").code == 3
+    assert cli("list-errors", failing["wesog"]).code == 0
 
 
 def test_github_annotations_and_step_summary(
-    failing: dict[str, str], config: Path, tmp_path: Path
+    cli: Cli, failing: dict[str, str], config: Path, tmp_path: Path
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
-    result = run_opwatch(
+    result = cli(
         "list-errors",
         failing["toloka"],
         failing["wesog"],
@@ -107,16 +110,27 @@ def test_github_annotations_and_step_summary(
     assert "| VALUE_REQUIRED |" in text
 
 
-def test_a_log_older_than_a_month_is_gone(sim: Simulator, config: Path) -> None:
+def test_a_log_older_than_a_month_is_gone(cli: Cli, sim: Simulator, config: Path) -> None:
     ref = sim.add_operation({"provider": "toloka", "fail_fraction": 0.5, "age_days": 40,
                              "age_s": 100})  # fmt: skip
-    result = run_opwatch("list-errors", ref)
+    result = cli("list-errors", ref)
     assert result.code == 8
     assert "keeps an operation's log for one month" in result.stderr
 
 
-def test_wait_errors(failing: dict[str, str], config: Path) -> None:
-    result = run_opwatch("wait", failing["pool"], failing["clean"], "--errors")
+def test_wait_errors(cli: Cli, sim: Simulator, failing: dict[str, str], config: Path) -> None:
+    result = cli("wait", failing["pool"], failing["clean"], failing["cdn"], "--errors")
     assert result.code == 3
     assert "What failed" in result.stdout
     assert "EMPTY_POOL" in result.stdout
+    assert "DNSSEC refresh failed" in result.stdout
+    assert sim.stats()["by_route"]["login"] == 1  # one session for the wait and the listing
+
+
+def test_wait_errors_as_json(cli: Cli, failing: dict[str, str], config: Path) -> None:
+    result = cli("wait", failing["wesog"], failing["clean"], "--errors", "--json")
+    assert result.code == 3
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["state"] for r in records[:2]] == ["partial", "succeeded"]
+    assert len(records) == 2 + 10  # the operations, then the failed items of the partial one
+    assert {r["ref"] for r in records[2:]} == {failing["wesog"]}

@@ -1,69 +1,43 @@
-"""`opwatch wait` end to end: the live view in a real terminal (tmux), CI logs, events, jq."""
+"""`opwatch wait` end to end, in-process: the live view, CI logs, events through the real jq,
+stop rules, retries on the wire, a Traffic Ops session expiring mid-wait."""
 
 import json
-import shlex
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import OPWATCH, run_opwatch
+from tests.e2e.conftest import Cli, after
+from tests.fakes import VirtualClock
 
 pytestmark = pytest.mark.e2e
 
 
-def tmux(socket: str, *args: str) -> str:
-    done = subprocess.run(
-        ["tmux", "-L", socket, *args], capture_output=True, text=True, check=False, timeout=10
-    )
-    return done.stdout
-
-
-def test_live_view_in_a_real_terminal(sim: Simulator, config: Path, tmp_path: Path) -> None:
+def test_live_view_on_a_terminal(sim: Simulator, cli: Cli, config: Path) -> None:
     refs = [
         sim.add_operation({"provider": "wesog", "duration_s": 6, "items": 50}),
         sim.add_operation({"provider": "toloka", "duration_s": 5, "fail_fraction": 0.2}),
         sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 4}),
     ]
-    socket = f"opwatch-test-{tmp_path.name}"
-    command = (
-        f"env -u COLUMNS -u LINES OPWATCH_CONFIG={shlex.quote(str(config))} "
-        f"{OPWATCH} wait {' '.join(refs)}; "
-        "echo EXIT=$?; sleep 60"
-    )
-    tmux(socket, "new-session", "-d", "-x", "160", "-y", "40", command)
-    try:
-        during = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            during = tmux(socket, "capture-pane", "-p")
-            if "overall" in during and "━" in during and "running" in during:
-                break
-            time.sleep(0.2)
-        assert "overall" in during, during
-        assert "━" in during  # the bars
-        assert refs[0] in during
-        assert "running" in during
-        after = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "EXIT=" not in after:
-            time.sleep(0.3)
-            after = tmux(socket, "capture-pane", "-p")
-        assert "EXIT=3" in after  # one partial
-        table = after[after.index("REF") :]
-        for ref in refs:
-            assert ref in table
-        assert "succeeded" in table
-        assert "partial" in table
-    finally:
-        tmux(socket, "kill-server")
+    result = cli("wait", *refs, stderr_is_tty=True, env={"COLUMNS": "160", "LINES": "40"})
+    assert result.code == 3  # one partial
+    frames = result.stderr
+    assert "overall" in frames
+    assert "━" in frames  # the bars
+    assert "0/3 done" in frames
+    assert "3/3 done" in frames  # the last frame
+    assert "running" in frames
+    table = result.stdout[result.stdout.index("REF") :]
+    for ref in refs:
+        assert ref in table
+    assert table.count("succeeded") == 2
+    assert "partial" in table
 
 
-def test_ci_log_has_plain_lines_and_no_escape_codes(sim: Simulator, config: Path) -> None:
+def test_ci_log_has_plain_lines_and_no_escape_codes(sim: Simulator, cli: Cli, config: Path) -> None:
     ref = sim.add_operation({"provider": "toloka", "duration_s": 2, "start_delay_s": 4})
-    result = run_opwatch("wait", ref, env={"FORCE_COLOR": "1"})
+    result = cli("wait", ref, env={"FORCE_COLOR": "1"})
     assert result.code == 0
     assert "\x1b" not in result.stderr
     assert "\x1b" not in result.stdout
@@ -73,19 +47,19 @@ def test_ci_log_has_plain_lines_and_no_escape_codes(sim: Simulator, config: Path
     assert states == ["pending", "running", "succeeded"]
 
 
-def test_quiet_prints_nothing_on_stderr(sim: Simulator, config: Path) -> None:
+def test_quiet_prints_nothing_on_stderr(sim: Simulator, cli: Cli, config: Path) -> None:
     ref = sim.add_operation({"provider": "wesog", "duration_s": 2})
-    result = run_opwatch("wait", ref, "-q", "--json")
+    result = cli("wait", ref, "-q", "--json")
     assert result.code == 0
     assert result.stderr == ""
     assert json.loads(result.stdout)["state"] == "succeeded"
 
 
-def test_events_stream_through_jq(sim: Simulator, config: Path) -> None:
+def test_events_stream_through_jq(sim: Simulator, cli: Cli, config: Path) -> None:
     ok = sim.add_operation({"provider": "trafficops", "duration_s": 2})
     flaky = sim.add_operation({"provider": "wesog", "duration_s": 3})
     sim.add_fault({"kind": "5xx", "ref": flaky, "count": 2})
-    result = run_opwatch("wait", ok, flaky, "-o", "events")
+    result = cli("wait", ok, flaky, "-o", "events")
     assert result.code == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [e["event"] for e in events]
@@ -93,6 +67,7 @@ def test_events_stream_through_jq(sim: Simulator, config: Path) -> None:
     assert kinds.count("done") == 2
     assert kinds[-1] == "summary"
     assert events[-1]["exit_code"] == 0
+    assert events[-1]["counts"] == {"succeeded": 2}
     assert "retry 1 in" in result.stderr  # the display says so
     jq = subprocess.run(
         ["jq", "-s", "-e", 'map(select(.event == "done") | .operation.state) | unique'],
@@ -105,49 +80,65 @@ def test_events_stream_through_jq(sim: Simulator, config: Path) -> None:
     assert json.loads(jq.stdout) == ["succeeded"]
 
 
-def test_until_any_and_fail_fast(sim: Simulator, config: Path) -> None:
+def test_until_any_and_fail_fast(sim: Simulator, cli: Cli, config: Path) -> None:
     slow = sim.add_operation({"provider": "toloka", "duration_s": 600})
     quick = sim.add_operation({"provider": "wesog", "duration_s": 1})
     failing = sim.add_operation({"provider": "trafficops", "duration_s": 1, "outcome": "failed"})
-    started = time.monotonic()
-    assert run_opwatch("wait", slow, quick, "--until", "any", "-q").code == 0
-    assert run_opwatch("wait", slow, failing, "--fail-fast", "-q").code == 3
-    assert time.monotonic() - started < 20
+    result = cli("wait", slow, quick, "--until", "any", "--json")
+    assert result.code == 0
+    states = [json.loads(line)["state"] for line in result.stdout.splitlines()]
+    assert states == ["running", "succeeded"]  # the slow one was not waited for
+    result = cli("wait", slow, failing, "--fail-fast", "--json")
+    assert result.code == 3
+    states = [json.loads(line)["state"] for line in result.stdout.splitlines()]
+    assert states == ["running", "failed"]
 
 
-def test_budget_exhausted_is_7_while_others_finish(sim: Simulator, config: Path) -> None:
+def test_budget_exhausted_is_7_while_others_finish(sim: Simulator, cli: Cli, config: Path) -> None:
     down = sim.add_operation({"provider": "toloka", "duration_s": 2})
     fine = sim.add_operation({"provider": "wesog", "duration_s": 2})
     sim.add_fault({"kind": "5xx", "ref": down, "count": 50})
-    result = run_opwatch("wait", down, fine, "--retries", "2", "--json")
+    result = cli("wait", down, fine, "--retries", "2", "--json")
     assert result.code == 7
     records = {json.loads(line)["ref"]: json.loads(line) for line in result.stdout.splitlines()}
     assert records[fine]["state"] == "succeeded"
     assert "failing since" in records[down]["error"]["message"]
     assert records[down]["error"]["exit_code"] == 7
+    assert len(sim.reads_of(down)) == 3  # the first try and two retries
 
 
-def test_retry_after_is_honoured_on_the_wire(sim: Simulator, config: Path) -> None:
+def test_retry_after_is_honoured_on_the_wire(sim: Simulator, cli: Cli, config: Path) -> None:
     ref = sim.add_operation({"provider": "toloka", "duration_s": 4})
     sim.add_fault({"kind": "429", "ref": ref, "count": 1, "retry_after": 3})
-    result = run_opwatch("wait", ref, "-q")
+    result = cli("wait", ref, "-q")
     assert result.code == 0
     reads = sim.reads_of(ref)
     assert reads[1] - reads[0] >= 3.0
 
 
-def test_trafficops_session_expiring_mid_wait(sim: Simulator, config: Path) -> None:
+def test_trafficops_session_expiring_mid_wait(
+    sim_and_clock: tuple[Simulator, VirtualClock], cli: Cli, config: Path
+) -> None:
+    sim, clock = sim_and_clock
     ref = sim.add_operation({"provider": "trafficops", "duration_s": 4})
-    process = subprocess.Popen(
-        [str(OPWATCH), "wait", ref, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    time.sleep(1.5)
-    sim.add_fault({"kind": "expire_sessions"})
-    assert process.wait(timeout=30) == 0
+    after(clock, 1.5, lambda: sim.add_fault({"kind": "expire_sessions"}))
+    result = cli("wait", ref, "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "succeeded"
+    assert sim.stats()["by_route"]["login"] == 2  # logged in again when the session ended
 
 
-def test_refs_from_stdin(sim: Simulator, config: Path) -> None:
+def test_refs_from_stdin(sim: Simulator, cli: Cli, config: Path) -> None:
     refs = [sim.add_operation({"provider": "wesog", "duration_s": 1}) for _ in range(3)]
-    result = run_opwatch("wait", "-", "--json", stdin=" ".join(refs) + "\n")
+    result = cli("wait", "-", "--json", stdin=" ".join(refs) + "\n")
     assert result.code == 0
     assert [json.loads(line)["ref"] for line in result.stdout.splitlines()] == refs
+
+
+def test_demo_waits_then_lists_what_failed() -> None:
+    # The demo brings its own simulator, on the runtime's clock: a virtual one here.
+    result = Cli(VirtualClock())("demo")
+    assert result.code == 0, result.stderr
+    assert "opwatch demo: a simulator of Wesog, Toloka and Traffic Ops is serving" in result.stderr
+    assert "What failed (opwatch list-errors --group):" in result.stdout
+    assert "The wait ended with exit code 3." in result.stdout

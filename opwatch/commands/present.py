@@ -1,0 +1,214 @@
+"""How results are shown, shared by the commands and the demo: a wait with its progress on
+stderr and its final states on stdout, and the error listings of list-errors (and of
+`wait --errors`, over the session it waited with)."""
+
+import contextlib
+from typing import TYPE_CHECKING, Protocol
+
+from opwatch.commands.common import Output
+from opwatch.config import Config
+from opwatch.durations import format_duration
+from opwatch.exitcodes import ExitCode, combine
+from opwatch.explain import Listing
+from opwatch.model import OperationError, OpRef, State
+from opwatch.render.console import Printer
+from opwatch.render.json import event_record, line, reading_record, summary_record
+from opwatch.watch import Event, Snapshot, Watcher, WatchOptions, WatchResult
+
+if TYPE_CHECKING:
+    from opwatch.session import Session
+
+ERROR_ROWS = 50
+"""Rows per operation in an error table, unless --limit says otherwise."""
+
+
+class Display(Protocol):
+    """What shows progress on stderr: the live view, the line log, or nothing. Started and
+    stopped on the event loop; each event carries a frozen snapshot."""
+
+    def start(self) -> None: ...
+    def event(self, event: Event) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Silent:
+    """-q: nothing on stderr while waiting."""
+
+    def start(self) -> None:
+        pass
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def run_wait(
+    cfg: Config,
+    out: Printer,
+    targets: list[OpRef],
+    watch_options: WatchOptions,
+    fmt: Output,
+    *,
+    errors_limit: int | None = None,
+) -> WatchResult:
+    """Wait on one event loop and one session: progress on stderr, the final states on stdout,
+    then, with `errors_limit`, the errors of the operations that did not succeed (`--errors`,
+    the demo). On Ctrl-C or SIGTERM, print the last known states and let it propagate."""
+    from opwatch import core
+    from opwatch.session import Session  # httpx: imported when a command needs it
+
+    runtime = out.runtime
+    holder: list[Watcher] = []
+    display: Display = Silent()
+
+    async def main() -> WatchResult:
+        nonlocal display
+        async with Session(cfg, runtime) as session:
+            events = fmt is Output.EVENTS
+
+            def report(event: Event) -> None:
+                display.event(event)
+                if events:
+                    out.line(line(event_record(event)), flush=True)
+
+            watcher = core.watcher(session, targets, watch_options, report)
+            holder.append(watcher)
+            display = _display(out, watcher.snapshots())
+            _announce(out, watcher)
+            display.start()
+            try:
+                result = await watcher.run()
+            finally:
+                display.stop()
+            if events:
+                out.line(line(summary_record(result, runtime.now())), flush=True)
+            else:
+                _show_final(out, result.snapshots, fmt)
+            if errors_limit is not None:
+                await _list_errors_of_unhappy(session, out, result, fmt, errors_limit)
+            return result
+
+    try:
+        return runtime.run(main())
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as opwatch.commands.common.Terminated
+        display.stop()
+        if holder:
+            out.warn("stopped; the last known states follow")
+            _show_final(out, holder[0].snapshots(), fmt)
+        raise
+
+
+async def _list_errors_of_unhappy(
+    session: "Session", out: Printer, result: WatchResult, fmt: Output, limit: int
+) -> None:
+    """The failed items of the operations that failed or ended partial: a grouped table after
+    the final table; with --json or -o events, error objects after the operation lines (they
+    have `item` and `code` keys where operations have `state`)."""
+    unhappy = [s.ref for s in result.snapshots if s.state in (State.FAILED, State.PARTIAL)]
+    if not unhappy:
+        return
+    table = fmt is Output.TABLE
+    if table:
+        out.line("\nWhat failed (opwatch list-errors --group):")
+    await show_errors(
+        session, out, unhappy, Output.TABLE if table else Output.JSON, limit=limit, group=table
+    )
+
+
+def _display(out: Printer, snapshots: list[Snapshot]) -> Display:
+    runtime = out.runtime
+    if runtime.quiet:
+        return Silent()
+    if runtime.stderr_is_tty:
+        from opwatch.render.live import LiveView
+
+        return LiveView(
+            out.people,
+            snapshots,
+            clock=runtime.clock,
+            sleep=runtime.sleep,
+            transient=runtime.stdout_is_tty,
+        )
+    from opwatch.render.live import LineLog
+
+    return LineLog(runtime.stderr, snapshots, runtime.clock)
+
+
+def _announce(out: Printer, watcher: Watcher) -> None:
+    count = len(watcher)
+    noun = "operation" if count == 1 else "operations"
+    timeout_s = watcher.options.timeout_s
+    deadline = watcher.deadline_at()
+    if deadline is None:
+        until = "with no deadline"
+    else:
+        until = f"until {deadline:%Y-%m-%d %H:%M:%S} UTC (timeout {format_duration(timeout_s)})"
+    out.say(f"opwatch: waiting for {count} {noun} {until}")
+
+
+def _show_final(out: Printer, snapshots: list[Snapshot], fmt: Output) -> None:
+    now = out.runtime.now()
+    if fmt is Output.JSON:
+        for item in snapshots:
+            out.line(line(reading_record(item.reading, now)))
+        out.flush()
+        return
+    if fmt is Output.EVENTS:
+        return
+    from opwatch.render.table import status_table
+
+    out.show(status_table([item.reading for item in snapshots], now))
+
+
+async def show_errors(
+    session: "Session",
+    out: Printer,
+    targets: list[OpRef],
+    fmt: Output,
+    *,
+    limit: int = ERROR_ROWS,
+    group: bool = False,
+    exit_status: bool = False,
+) -> ExitCode:
+    """List the errors of `targets` in `fmt` over an open session; return the exit code.
+    `wait --errors` calls it with the session it waited with."""
+    from opwatch import core
+    from opwatch.render.json import error_record, line
+
+    def emit(ref: OpRef, row: OperationError) -> None:
+        out.line(line(error_record(ref, row)))
+
+    listings: list[Listing] = []
+    if fmt is Output.JSON:  # every row, as it arrives
+        found = core.list_errors(session, targets, limit=0, group=False, each=emit)
+    else:
+        found = core.list_errors(session, targets, limit=limit, group=group)
+    async with contextlib.aclosing(found):
+        async for listing in found:
+            if listing.error is not None:
+                out.warn(f"{listing.ref}: {listing.error.message}")
+            listings.append(listing)
+    _show(out, listings, fmt, group)
+    codes = [listing.error.exit_code for listing in listings if listing.error is not None]
+    if exit_status and any(listing.total for listing in listings):
+        codes.append(ExitCode.FAILED)
+    return combine(codes)
+
+
+def _show(out: Printer, listings: list[Listing], fmt: Output, group: bool) -> None:
+    if fmt is Output.JSON:
+        out.flush()
+        return
+    from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
+
+    if fmt is Output.GITHUB:
+        for text in github_lines(listings):
+            out.line(text)
+        summary_path = out.runtime.env.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as summary:
+                summary.write(markdown_summary(listings))
+        return
+    out.show(grouped_table(listings) if group else errors_table(listings))

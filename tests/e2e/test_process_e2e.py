@@ -1,0 +1,156 @@
+"""What needs a real process: the installed command and `python -m opwatch`, signals, a pipe
+closed early, non-UTF-8 locales, the live view in a real terminal (tmux). The simulator runs on
+the wall clock here, as the process does."""
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opwatch.simulator import Simulator, default_scenario
+from tests.e2e.conftest import OPWATCH, run_opwatch
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def wall_sim() -> Iterator[Simulator]:
+    with Simulator(default_scenario()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def wall_config(wall_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(wall_sim.config_yaml())
+    path.chmod(0o600)
+    monkeypatch.setenv("OPWATCH_CONFIG", str(path))
+    return path
+
+
+def test_the_installed_command_and_python_m(wall_sim: Simulator, wall_config: Path) -> None:
+    ref = wall_sim.add_operation({"provider": "wesog", "duration_s": 1, "age_s": 5})
+    result = run_opwatch("wait", ref, "--json")
+    assert result.code == 0, result.stderr
+    assert '"state":"succeeded"' in result.stdout
+    module = subprocess.run(
+        [sys.executable, "-m", "opwatch", "status", "media:99999"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert module.returncode == 8
+    assert module.stderr.startswith("opwatch: error: ")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_130_143_signals_print_the_last_states(
+    wall_sim: Simulator, wall_config: Path, sig: signal.Signals, code: int
+) -> None:
+    ref = wall_sim.add_operation({"provider": "toloka", "outcome": "stuck"})
+    process = subprocess.Popen(
+        [str(OPWATCH), "wait", ref, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    deadline = time.monotonic() + 20
+    while not wall_sim.reads_of(ref) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == code, stderr
+    assert '"state":"running"' in stdout  # the last known state
+    assert "stopped; the last known states follow" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_closed_pipe_ends_quietly(wall_sim: Simulator, wall_config: Path) -> None:
+    refs = "\n".join(wall_sim.refs() * 20)
+    done = subprocess.run(
+        f'{OPWATCH} status - -o json | head -1; echo "status=${{PIPESTATUS[0]}}"',
+        shell=True,
+        executable="/bin/bash",
+        input=refs,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[1] == "status=0"
+    assert "Traceback" not in done.stderr
+    assert "Broken pipe" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "env", [{"PYTHONIOENCODING": "ascii", "LC_ALL": "C"}, {"PYTHONIOENCODING": "latin-1"}]
+)
+def test_non_utf8_locales(wall_sim: Simulator, wall_config: Path, env: dict[str, str]) -> None:
+    refs = [
+        wall_sim.add_operation({"provider": "toloka", "fail_fraction": 0.3, "age_s": 20}),
+        wall_sim.add_operation({"provider": "trafficops", "fail_fraction": 0.3, "age_s": 20}),
+    ]
+    result = run_opwatch("wait", *refs, "--errors", env=env)
+    assert result.code == 3, result.stderr
+    assert "What failed" in result.stdout
+    assert "internal error" not in result.stderr
+
+
+def tmux(socket: str, *args: str) -> str:
+    done = subprocess.run(
+        ["tmux", "-L", socket, *args], capture_output=True, text=True, check=False, timeout=10
+    )
+    return done.stdout
+
+
+def test_live_view_in_a_real_terminal(
+    wall_sim: Simulator, wall_config: Path, tmp_path: Path
+) -> None:
+    refs = [
+        wall_sim.add_operation({"provider": "wesog", "duration_s": 4, "items": 50}),
+        wall_sim.add_operation({"provider": "toloka", "duration_s": 3, "fail_fraction": 0.2}),
+        wall_sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 2}),
+    ]
+    socket = f"opwatch-test-{tmp_path.name}"
+    command = (
+        f"env -u COLUMNS -u LINES OPWATCH_CONFIG={shlex.quote(str(wall_config))} "
+        f"{OPWATCH} wait {' '.join(refs)}; "
+        "echo EXIT=$?; sleep 60"
+    )
+    tmux(socket, "new-session", "-d", "-x", "160", "-y", "40", command)
+    try:
+        during = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            during = tmux(socket, "capture-pane", "-p")
+            if "overall" in during and "━" in during and "running" in during:
+                break
+            time.sleep(0.2)
+        assert "overall" in during, during
+        assert "━" in during  # the bars
+        assert refs[0] in during
+        assert "running" in during
+        after = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "EXIT=" not in after:
+            time.sleep(0.3)
+            after = tmux(socket, "capture-pane", "-p")
+        assert "EXIT=3" in after  # one partial
+        table = after[after.index("REF") :]
+        for ref in refs:
+            assert ref in table
+        assert "succeeded" in table
+        assert "partial" in table
+    finally:
+        tmux(socket, "kill-server")
