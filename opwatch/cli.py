@@ -31,6 +31,7 @@ from opwatch.commands.common import (
 from opwatch.commands.demo import demo
 from opwatch.commands.list_errors import list_errors_command
 from opwatch.commands.profiles import profiles
+from opwatch.commands.providers import app as providers_app
 from opwatch.commands.simulate import simulate
 from opwatch.commands.status import status
 from opwatch.commands.wait import wait
@@ -87,6 +88,7 @@ app.command("list-errors", epilog=EXIT_CODES)(list_errors_command)
 app.command()(demo)
 app.command()(simulate)
 app.command()(profiles)
+app.add_typer(providers_app, name="providers")
 
 
 # click's UsageError (typer vendors click from 0.22 on, and re-exports only its subclass

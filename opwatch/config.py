@@ -2,7 +2,10 @@
 
 Every error names the file, the profile and the key, and never shows a secret's value. What each
 provider accepts (secrets, options, sign-in rules, default URL) comes from its ProviderSpec in the
-registry, `opwatch.providers.BUILTIN`: this module names no provider.
+registry, `opwatch.providers.BUILTIN`: this module names no provider. Providers declared in YAML
+(the top-level `providers:`, or `<config dir>/providers/NAME.yaml`) are validated by
+`opwatch.providers.declared` into specs and registered beside the built-in ones; that module
+(and jmespath) is imported only for a config that declares one.
 """
 
 import os
@@ -24,6 +27,8 @@ DEFAULT_TIMEOUT_S = 10.0
 SECRET_COMMAND_TIMEOUT_S = 30.0
 
 _COMMON_KEYS = frozenset({"provider", "url", "verify_tls", "ca_bundle", "timeout"})
+_DECLARED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+"""A name a declared provider's file may have: no path separators, no dot files."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -54,7 +59,7 @@ class Profile:
     name: str
     """The profile's name in the config."""
     provider: str
-    """The provider's name, a key of `opwatch.providers.BUILTIN`."""
+    """The provider's name: a key of `opwatch.providers.BUILTIN`, or a declared provider's."""
     url: str
     """Base URL, `scheme://host[:port]`, without a trailing slash."""
     verify_tls: bool = True
@@ -85,6 +90,8 @@ class Config:
     path: Path
     profiles: Mapping[str, Profile]
     default_profile: str | None
+    providers: "Mapping[str, ProviderSpec]" = field(default_factory=dict)
+    """The providers this config declares (not the built-in ones), by name."""
     warnings: tuple[str, ...] = ()
     """Things the user should know that do not stop opwatch (a world-readable literal secret)."""
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
@@ -165,7 +172,7 @@ def parse_config(
         document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with a 'profiles' key")
-    unknown = set(document) - {"profiles", "default_profile"}
+    unknown = set(document) - {"profiles", "default_profile", "providers"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key {_first(unknown)!r}")
     raw_profiles = document.get("profiles") or {}
@@ -174,6 +181,7 @@ def parse_config(
     if not raw_profiles:
         raise ConfigError(f"{path} defines no profiles")
 
+    providers = _Providers(path, document.get("providers"))
     warnings: list[str] = []
     profiles: dict[str, Profile] = {}
     broken: dict[str, ConfigError] = {}
@@ -182,7 +190,9 @@ def parse_config(
         if ":" in name or not name.strip():
             raise ConfigError(f"{path}: profile name {name!r} must be non-empty and have no ':'")
         try:
-            profiles[name] = _parse_profile(name, settings, path, env, world_readable, warnings)
+            profiles[name] = _parse_profile(
+                name, settings, path, env, world_readable, warnings, providers
+            )
         except ConfigError as exc:
             broken[name] = exc
 
@@ -191,7 +201,51 @@ def parse_config(
         default = _expand(str(default), env, f"{path}: default_profile")
         if default not in profiles and default not in broken:
             raise ConfigError(f"{path}: default_profile '{default}' is not a profile")
-    return Config(path, profiles, default, tuple(warnings), broken)
+    return Config(path, profiles, default, providers.declared, tuple(warnings), broken)
+
+
+class _Providers:
+    """The specs a profile's `provider:` may name: built in, declared under `providers:`, or
+    declared in `<config dir>/providers/NAME.yaml` (read when a profile names it)."""
+
+    def __init__(self, path: Path, raw: object) -> None:
+        self.directory = path.parent / "providers"
+        self.declared: dict[str, ProviderSpec] = {}
+        if raw is None:
+            return
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{path}: 'providers' must be a mapping of provider names to definitions "
+                "(inline, or {file: PATH})"
+            )
+        from opwatch.providers import declared  # jmespath: only for a config that declares
+
+        for name, entry in raw.items():
+            name = str(name)
+            if name in BUILTIN:
+                raise ConfigError(
+                    f"{path}: providers.{name}: '{name}' is a built-in provider; "
+                    "give the declared one another name"
+                )
+            cls = declared.declare(name, entry, path.parent, f"{path}: providers.{name}")
+            self.declared[name] = cls.spec
+
+    def spec(self, name: object, where: str) -> "ProviderSpec":
+        """The spec of the provider called `name`, or a ConfigError listing what there is."""
+        if isinstance(name, str) and name in BUILTIN:
+            return BUILTIN[name]
+        if isinstance(name, str) and name in self.declared:
+            return self.declared[name]
+        file = self.directory / f"{name}.yaml"
+        if isinstance(name, str) and _DECLARED_NAME.match(name) and file.is_file():
+            from opwatch.providers import declared
+
+            self.declared[name] = declared.register(declared.load_file(name, file)).spec
+            return self.declared[name]
+        raise ConfigError(
+            f"{where}: 'provider' must be one of {', '.join([*BUILTIN, *self.declared])} "
+            f"(got {name!r}), or a definition in {self.directory}/NAME.yaml"
+        )
 
 
 def _parse_profile(
@@ -201,16 +255,13 @@ def _parse_profile(
     env: Mapping[str, str],
     world_readable: bool,
     warnings: list[str],
+    providers: _Providers,
 ) -> Profile:
     where = f"{path}: profile '{name}'"
     if not isinstance(settings, dict):
         raise ConfigError(f"{where} must be a mapping of settings")
     provider = settings.get("provider")
-    if not isinstance(provider, str) or provider not in BUILTIN:
-        raise ConfigError(
-            f"{where}: 'provider' must be one of {', '.join(BUILTIN)} (got {provider!r})"
-        )
-    spec = BUILTIN[provider]
+    spec = providers.spec(provider, where)
     secret_keys = spec.secret_keys
     allowed = (
         _COMMON_KEYS | set(secret_keys) | {f"{k}_command" for k in secret_keys} | set(spec.options)

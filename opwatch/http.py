@@ -84,7 +84,11 @@ class Http:
         key = (method, path, extra, cookie)
         if json is None and (kept := self._requests.get(key)) is not None:
             return kept
-        sent = [*self._headers, *extra, *([("Cookie", cookie)] if cookie else [])]
+        # A header the caller gives replaces the default of that name (a declared provider's
+        # `Accept: application/vnd.github+json`), rather than travelling beside it.
+        given = {name.lower() for name, _ in extra}
+        defaults = [pair for pair in self._headers if pair[0].lower() not in given]
+        sent = [*defaults, *extra, *([("Cookie", cookie)] if cookie else [])]
         request = httpx.Request(
             method,
             self._base + path,

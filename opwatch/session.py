@@ -47,6 +47,7 @@ class Session:
             http = self._client(profile)
             self._stack.push_async_callback(http.aclose)
             found = provider_class(profile.provider)(profile, http)
+            found.warn = self.runtime.warn
             self._providers[profile_name] = found
         return found
 

@@ -434,6 +434,9 @@ class Watcher:
             self.report(Event(EventKind.DONE, watch.snapshot(), self.runtime.now()))
             return None
         delay = next_delay(watch, now, self.options, self.rng)
+        # The provider's word on pacing: a declared one's interval bounds, a Retry-After on a
+        # successful read (Azure sends one with every InProgress answer).
+        delay = self.session.provider(watch.ref.profile).poll_delay(operation, delay)
         self.report(Event(EventKind.UPDATE, watch.snapshot(), self.runtime.now()))
         return delay
 

@@ -213,6 +213,10 @@ class ScriptedProvider:
             raise result
         return result
 
+    def poll_delay(self, operation: Operation, delay: float) -> float:
+        """Provider.poll_delay's neutral default: the engine's delay stands."""
+        return delay
+
 
 class ScriptedSession:
     """Stands in for opwatch.session.Session: every profile reads from the same script."""

@@ -19,8 +19,19 @@ _WHERE = {
 }
 
 
+_DECLARED: "dict[str, type[Provider]]" = {}
+"""Providers declared in YAML by the config loaded (opwatch.providers.declared), by name."""
+
+
+def register_declared(cls: "type[Provider]") -> None:
+    """Serve a declared provider by its name, like a built-in one (config calls this)."""
+    _DECLARED[cls.spec.name] = cls
+
+
 def provider_class(name: str) -> "type[Provider]":
     """The Provider subclass for the provider called `name` in the config (KeyError if none)."""
+    if name not in _WHERE and name in _DECLARED:
+        return _DECLARED[name]
     module, _, attribute = _WHERE[name].partition(":")
     found: type[Provider] = getattr(import_module(module), attribute)
     return found

@@ -92,6 +92,9 @@ class Provider(ABC):
     def __init__(self, profile: Profile, client: Http) -> None:
         self.profile = profile
         self.client = client
+        self.warn: Callable[[str], None] = lambda message: None
+        """Where a provider says something a user should know once (a status word its
+        definition does not list); the session points it at the runtime's warnings."""
 
     @property
     def name(self) -> str:
@@ -121,6 +124,11 @@ class Provider(ABC):
         """What a user should know about `operation`'s failed items beyond the `listed` rows
         (a count the rows do not add up to), or None."""
         return None
+
+    def poll_delay(self, operation: Operation, delay: float) -> float:
+        """The delay before the next read of `operation`, given the engine's `delay`: a
+        provider that knows better (interval bounds, a Retry-After on a success) adjusts it."""
+        return delay
 
     def credential_in_use(self) -> str:
         """The profile key of the credential this provider sends, for hints on a refusal."""

@@ -85,7 +85,7 @@ def default_scenario() -> Scenario:
     has status words), and each provider's own quirks (`extra_samples`)."""
     ops: list[OperationSpec] = []
     day = 86400.0
-    for provider in PROVIDERS:
+    for provider in (p for p in PROVIDERS if not p.declared):
         name = provider.name
         batch, other, failing = provider.sample_kinds
         ops += [

@@ -209,7 +209,9 @@ class Simulator:
 
     def config_yaml(self) -> str:
         """An opwatch config with one profile per provider, pointing here."""
-        profiles = "".join(p.profile_yaml(self.url, self.credentials) for p in PROVIDERS)
+        profiles = "".join(
+            p.profile_yaml(self.url, self.credentials) for p in PROVIDERS if not p.declared
+        )
         return (
             "# Written by the opwatch simulator: one profile per provider, all on one port.\n"
             f"default_profile: {DEFAULT_PROFILE}\nprofiles:\n{profiles}"

@@ -6,11 +6,12 @@ Order matters only for what is shown: the config's profiles and the default scen
 from collections.abc import Mapping
 
 from opwatch.simulator.providers.base import SimProvider
+from opwatch.simulator.providers.declared import DECLARED
 from opwatch.simulator.providers.toloka import TOLOKA
 from opwatch.simulator.providers.trafficops import TRAFFICOPS
 from opwatch.simulator.providers.wesog import WESOG
 
-PROVIDERS: tuple[SimProvider, ...] = (WESOG, TOLOKA, TRAFFICOPS)
+PROVIDERS: tuple[SimProvider, ...] = (WESOG, TOLOKA, TRAFFICOPS, *DECLARED)
 
 BY_NAME: Mapping[str, SimProvider] = {provider.name: provider for provider in PROVIDERS}
 ROUTES = tuple(route for provider in PROVIDERS for route in provider.routes)

@@ -86,6 +86,9 @@ class SimProvider(ABC):
     """An unknown final status word for the default scenario; None when the API has none."""
     extra_samples: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     """More operations (OperationSpec mappings) for the default scenario: the API's quirks."""
+    declared: ClassVar[bool] = False
+    """An API opwatch reads through a definition the user brings (examples/providers/): left
+    out of the default scenario and of the config the simulator writes."""
 
     def check(self, spec: "OperationSpec") -> None:
         """Raise ValueError when `spec` cannot be simulated by this provider."""
