@@ -34,14 +34,18 @@ def main() -> None:
         config = Path(tmp) / "config.yaml"
         config.write_text(sim.config_yaml())
         config.chmod(0o600)
+        # As on a user's machine, the first run writes bytecode caches and the timed runs use
+        # them: with PYTHONDONTWRITEBYTECODE set (some sandboxes and CI images set it), every
+        # run would compile opwatch's modules again and time the compiler, not the start-up.
         env = {**os.environ, "OPWATCH_CONFIG": str(config)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         commands = {
             "bare import": BARE,
             "status -o json": [str(OPWATCH), "status", ref, "-o", "json"],
             "--version": [str(OPWATCH), "--version"],
             "--help": [str(OPWATCH), "--help"],
         }
-        for argv in commands.values():  # warm the file cache once
+        for argv in commands.values():  # warm the file and bytecode caches once
             timed(argv, env)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
