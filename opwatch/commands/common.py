@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from opwatch.completion import complete_profile, complete_ref
 from opwatch.config import Config, find_config_path, load_config
 from opwatch.errors import OpwatchError, UsageError
 from opwatch.exitcodes import ExitCode
@@ -25,6 +26,7 @@ class Output(StrEnum):
     JSON = "json"
     EVENTS = "events"
     GITHUB = "github"
+    REF = "ref"
 
 
 ConfigOption = Annotated[
@@ -45,6 +47,7 @@ ProfileOption = Annotated[
         metavar="NAME",
         help="Profile for REFs that do not name one.",
         show_default=False,
+        autocompletion=complete_profile,
     ),
 ]
 OutputOption = Annotated[
@@ -62,6 +65,7 @@ RefsArgument = Annotated[
         metavar="REF...",
         help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input.",
         show_default=False,
+        autocompletion=complete_ref,
     ),
 ]
 
