@@ -3,8 +3,8 @@
 A listing can hold 100,000 operations, and a table that measures every row before it prints
 the first would hold them all. So the first block sets the column widths (and carries the
 header), and every later block is laid out with the same widths: the columns line up, and
-memory follows one block. A value wider than its column folds (a REF) or is cut with an
-ellipsis (the rest).
+memory follows one block. A value wider than its column is cut with an ellipsis, except a
+REF, which widens its column from that block on.
 """
 
 from collections.abc import Sequence
@@ -61,13 +61,18 @@ class ListTable:
                 max([len(header), *(len(row[i]) for row in cells)])
                 for i, header in enumerate(HEADERS)
             )
+        else:
+            # A REF is never cut: people copy it. A longer one (Wesog's ids grow a digit)
+            # widens its column from this block on; the other columns keep their widths.
+            longest = max(len(row[0]) for row in cells)
+            self.widths = (max(self.widths[0], longest), *self.widths[1:])
         table = Table(box=None, pad_edge=False, header_style="bold", show_header=first)
         for header, width in zip(HEADERS, self.widths, strict=True):
             table.add_column(
                 header,
                 width=width,
-                no_wrap=header != "REF",  # a REF is folded, never cut: people copy it
-                overflow="fold" if header == "REF" else "ellipsis",
+                no_wrap=True,
+                overflow="ellipsis",
                 justify="right" if header in _RIGHT else "left",
             )
         for row, (_, operation) in zip(cells, rows, strict=True):
