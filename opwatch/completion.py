@@ -51,12 +51,26 @@ def _config_path(ctx: typer.Context) -> Path:
     the command name, else $OPWATCH_CONFIG, else the user's file (as opwatch.config finds it)."""
     from opwatch.config import find_config_path
 
-    explicit = None
+    return find_config_path(typed_option(ctx, "config"), _environment(ctx))
+
+
+def typed_option(ctx: typer.Context, name: str) -> str | None:
+    """The value of the option `name` typed on the command line (after the command name wins
+    over before), or None.
+
+    typer also fills `config` and `profile` from $OPWATCH_CONFIG and $OPWATCH_PROFILE, in the
+    command's context as in the top one; such a value must not hide a flag typed before the
+    command name, nor pass for a flag in `opwatch config path`: so this asks where each value
+    came from.
+    """
     context: typer.Context | None = ctx
-    while context is not None and explicit is None:
-        explicit = context.params.get("config")
+    while context is not None:
+        source = context.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":
+            value = context.params.get(name)
+            return str(value) if value else None
         context = context.parent  # type: ignore[assignment]
-    return find_config_path(explicit, _environment(ctx))
+    return None
 
 
 def _environment(ctx: typer.Context) -> Mapping[str, str]:

@@ -120,6 +120,16 @@ def test_path_says_which_file_and_why(tmp_path: Path, user_file: Path) -> None:
     by_flag = run("config", "path", "--config", str(flagged), env={"OPWATCH_CONFIG": str(named)})
     assert by_flag.stdout == f"{flagged}\n"
     assert "given with --config" in by_flag.stderr
-    before = run("--config", str(flagged), "config", "path")
-    assert before.stdout == f"{flagged}\n"
+    before = run("--config", str(flagged), "config", "path", env={"OPWATCH_CONFIG": str(named)})
+    assert before.stdout == f"{flagged}\n"  # a flag before the command beats the variable too
     assert run("config", "path", "-q").stderr == ""
+
+
+def test_a_typed_config_wins_over_opwatch_config_for_every_command(tmp_path: Path) -> None:
+    typed = tmp_path / "typed.yaml"
+    typed.write_text("profiles:\n  typed: {provider: wesog, api_key: x}\n")
+    typed.chmod(0o600)
+    result = run("--config", str(typed), "profiles", "--json",
+                 env={"OPWATCH_CONFIG": str(tmp_path / "absent.yaml")})  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert '"name":"typed"' in result.stdout

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from opwatch.commands.common import ConfigOption, QuietOption, finish, options, runtime_for
+from opwatch.completion import typed_option
 from opwatch.config import config_source
 from opwatch.errors import ConfigError, UsageError
 from opwatch.exitcodes import ExitCode
@@ -118,7 +119,7 @@ def init(
         unknown = [name for name in names if name not in BUILTIN]
         if unknown:
             raise UsageError(f"unknown provider {unknown[0]!r} (choose from {', '.join(BUILTIN)})")
-        path, _ = config_source(_typed_config(ctx), runtime.env)
+        path, _ = config_source(typed_option(ctx, "config"), runtime.env)
         write_new(path, starter_config([BUILTIN[name] for name in names]))
         out.line(str(path))
         keys = sorted(
@@ -139,26 +140,10 @@ def path_command(
     out = Printer(runtime)
 
     def run() -> ExitCode:
-        path, source = config_source(_typed_config(ctx), runtime.env)
+        path, source = config_source(typed_option(ctx, "config"), runtime.env)
         out.line(str(path))
         state = "it exists" if path.is_file() else "it does not exist: `opwatch config init`"
         out.say(f"opwatch: {_WHY[source]}; {state}")
         return ExitCode.OK
 
     return finish(run, runtime)
-
-
-def _typed_config(ctx: typer.Context) -> str | None:
-    """The --config typed on the command line (after the command name wins), or None.
-
-    typer fills the option from $OPWATCH_CONFIG too; `config path` must tell the two apart, so
-    it asks where each value came from instead of taking the merged options.
-    """
-    context: typer.Context | None = ctx
-    while context is not None:
-        source = context.get_parameter_source("config")
-        if source is not None and source.name == "COMMANDLINE":
-            value = context.params.get("config")
-            return str(value) if value else None
-        context = context.parent  # type: ignore[assignment]
-    return None
