@@ -7,7 +7,7 @@ validation accepts. Secrets in it are `${VARIABLE}`s: the file holds no credenti
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,8 +17,10 @@ from opwatch.config import config_source
 from opwatch.errors import ConfigError, UsageError
 from opwatch.exitcodes import ExitCode
 from opwatch.providers import BUILTIN
-from opwatch.providers.base import ProviderSpec
 from opwatch.render.console import Printer
+
+if TYPE_CHECKING:  # the specs come from the registry; their module loads with a provider
+    from opwatch.providers.base import ProviderSpec
 
 config_app = typer.Typer(
     name="config",
@@ -42,12 +44,12 @@ HEADER = """\
 """
 
 
-def variable(spec: ProviderSpec, key: str) -> str:
+def variable(spec: "ProviderSpec", key: str) -> str:
     """The environment variable a starter profile reads `key` from: `TOLOKA_TOKEN`."""
     return f"{spec.name}_{key}".upper()
 
 
-def starter_profile(spec: ProviderSpec) -> str:
+def starter_profile(spec: "ProviderSpec") -> str:
     """One profile of the starter config, named after its provider: the first way to sign in
     filled with variables, the others and every option as comments."""
     first, *others = spec.credentials
@@ -70,7 +72,7 @@ def starter_profile(spec: ProviderSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def starter_config(specs: list[ProviderSpec]) -> str:
+def starter_config(specs: list["ProviderSpec"]) -> str:
     """The whole starter config for `specs`, the first one the default profile."""
     profiles = "\n".join(starter_profile(spec) for spec in specs)
     return f"{HEADER}\ndefault_profile: {specs[0].name}\n\nprofiles:\n{profiles}"
