@@ -150,3 +150,14 @@ def test_since_reads_durations_and_dates() -> None:
     assert parse_since("2026-11-20T08:00+02:00", now) == datetime(2026, 11, 20, 6, tzinfo=UTC)
     with pytest.raises(UsageError):
         parse_since("yesterday", now)
+
+
+def test_the_help_of_state_names_every_word() -> None:
+    import typer.main
+
+    from opwatch.cli import app
+    from opwatch.listing import STATE_GROUPS
+
+    command = typer.main.get_command(app).commands["list"]  # type: ignore[attr-defined]
+    (state,) = [param for param in command.params if param.name == "state"]
+    assert f"comma-separated: {', '.join(STATE_GROUPS)}." in state.help

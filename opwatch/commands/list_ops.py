@@ -7,7 +7,7 @@ provider's pages arrive, and none is kept after it is printed (a table keeps one
 
 import contextlib
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,9 +27,11 @@ from opwatch.commands.common import (
 from opwatch.completion import complete_profile
 from opwatch.config import Config
 from opwatch.exitcodes import ExitCode
-from opwatch.listing import STATE_GROUPS, ListQuery, parse_since, parse_states
-from opwatch.model import Operation, OpRef
+from opwatch.model import Operation, OpRef, State
 from opwatch.render.console import Printer
+
+if TYPE_CHECKING:
+    from opwatch.listing import ListQuery
 
 
 def list_command(
@@ -48,7 +50,9 @@ def list_command(
         typer.Option(
             "--state",
             metavar="STATE",
-            help=f"Only these states, repeated or comma-separated: {', '.join(STATE_GROUPS)}.",
+            # The words of opwatch.listing.STATE_GROUPS, which loads when a listing runs.
+            help=f"Only these states, repeated or comma-separated: {', '.join(State)}, "
+            "terminal, active.",
             show_default=False,
         ),
     ] = None,
@@ -92,6 +96,8 @@ def list_command(
     out = Printer(runtime)
 
     def run() -> ExitCode:
+        from opwatch.listing import ListQuery, parse_since, parse_states
+
         fmt = opts.format([Output.TABLE, Output.JSON, Output.REF])
         query = ListQuery(
             states=parse_states(state or ()),
@@ -111,7 +117,7 @@ def list_command(
 
 
 async def _list_and_show(
-    cfg: Config, out: Printer, name: str, query: ListQuery, fmt: Output
+    cfg: Config, out: Printer, name: str, query: "ListQuery", fmt: Output
 ) -> int:
     """Print each operation as it arrives; return how many were listed."""
     from opwatch import core
