@@ -28,8 +28,10 @@ from opwatch.commands.common import (
     VerboseOption,
     context,
 )
+from opwatch.commands.config_cmd import config_app
 from opwatch.commands.demo import demo
 from opwatch.commands.list_errors import list_errors_command
+from opwatch.commands.list_ops import list_command
 from opwatch.commands.profiles import profiles
 from opwatch.commands.providers import app as providers_app
 from opwatch.commands.simulate import simulate
@@ -45,7 +47,10 @@ app = typer.Typer(
     help="Check, wait on and explain long-running operations of Wesog, Toloka and Traffic Ops.",
     epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: bash, zsh, fish and PowerShell scripts that
+    # call opwatch back with _OPWATCH_COMPLETE set (typer's own mechanism, at no start-up cost:
+    # typer imports its completion module anyway). opwatch.completion adds profile names.
+    add_completion=True,
     # Tracebacks with locals would print tokens; opwatch reports its own errors anyway.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -85,10 +90,12 @@ def main_options(
 app.command(epilog=EXIT_CODES)(status)
 app.command(epilog=EXIT_CODES)(wait)
 app.command("list-errors", epilog=EXIT_CODES)(list_errors_command)
+app.command("list", epilog=EXIT_CODES)(list_command)
 app.command()(demo)
 app.command()(simulate)
 app.command()(profiles)
 app.add_typer(providers_app, name="providers")
+app.add_typer(config_app)
 
 
 # click's UsageError (typer vendors click from 0.22 on, and re-exports only its subclass
@@ -115,6 +122,10 @@ def main(argv: list[str], runtime: Runtime) -> int:
             return _usage_error(exc, runtime)
         except typer.Abort:  # end of input at a prompt; opwatch has none, but click can raise it
             return int(ExitCode.INTERRUPTED)
+        except SystemExit as exc:
+            # typer ends a shell completion, --show-completion and --install-completion with
+            # sys.exit; in-process, that is a return like any other.
+            return exc.code if isinstance(exc.code, int) else int(ExitCode.BUG if exc.code else 0)
     # A command returns its code; --help, --version and a help page for no arguments return
     # what click exits with (0, or 2 when the arguments were missing).
     return code if isinstance(code, int) else 0

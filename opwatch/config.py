@@ -135,11 +135,17 @@ def user_config_path(env: Mapping[str, str]) -> Path:
 
 def find_config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
     """--config, else $OPWATCH_CONFIG, else the user config file."""
+    return config_source(explicit, env)[0]
+
+
+def config_source(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, str]:
+    """The config file opwatch reads, and why that one: `--config`, `$OPWATCH_CONFIG` or
+    `default` (the user config file)."""
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser(), "--config"
     if env.get("OPWATCH_CONFIG"):
-        return Path(env["OPWATCH_CONFIG"]).expanduser()
-    return user_config_path(env)
+        return Path(env["OPWATCH_CONFIG"]).expanduser(), "$OPWATCH_CONFIG"
+    return user_config_path(env), "default"
 
 
 def load_config(path: Path, env: Mapping[str, str]) -> Config:
@@ -150,7 +156,7 @@ def load_config(path: Path, env: Mapping[str, str]) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"no config file at {path}: create one (see config.example.yaml), "
+            f"no config file at {path}: 'opwatch config init' writes a starter one there, "
             "or pass --config / set OPWATCH_CONFIG"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:

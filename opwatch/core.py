@@ -1,5 +1,5 @@
 """What opwatch does, under every command, the demo and the benchmarks: read (`read`), wait
-(`watcher`), list errors (`list_errors`).
+(`watcher`), list errors (`list_errors`), find operations (`find`).
 
 Each service takes an open `Session`, so that one run shares one event loop, one connection pool
 and one login per profile (`wait --errors` lists errors over the session it waited with). They
@@ -7,17 +7,19 @@ print nothing and import no rich: results come back, progress goes to a callback
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError
 from opwatch.explain import Listing, read_errors
-from opwatch.model import OperationError, OpRef, Reading
+from opwatch.model import Operation, OperationError, OpRef, Reading
 from opwatch.watch import Event, Watcher, WatchOptions
 
 if TYPE_CHECKING:
     import random
 
+    from opwatch.listing import ListQuery
     from opwatch.session import Session
 
 READ_WINDOW = 256
@@ -77,3 +79,26 @@ async def list_errors(
     operation (None: all), group counts with `group`, every row passed to `each` as it comes."""
     for ref in refs:
         yield await read_errors(session, ref, limit=limit, group=group, each=each)
+
+
+async def find(
+    session: "Session", profile: str, query: "ListQuery"
+) -> AsyncGenerator[Operation, None]:
+    """The operations `profile`'s provider lists that pass every filter of `query`, as they
+    arrive, up to its limit; a provider without a list API is a UsageError naming it.
+
+    The provider sends the filters its API has; every one is checked again here, so all
+    providers answer alike. Stopping early (the limit, a closed pipe) closes the provider's
+    listing, and with it the request in flight.
+    """
+    if query.limit == 0:
+        return
+    listed = 0
+    async with contextlib.aclosing(session.provider(profile).list_operations(query)) as found:
+        async for operation in found:
+            if not query.matches(operation):
+                continue
+            yield operation
+            listed += 1
+            if query.limit is not None and listed >= query.limit:
+                return

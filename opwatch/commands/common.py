@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from opwatch.completion import complete_profile, complete_ref, typed_option
 from opwatch.config import Config, find_config_path, load_config
 from opwatch.errors import OpwatchError, UsageError
 from opwatch.exitcodes import ExitCode
@@ -25,6 +26,7 @@ class Output(StrEnum):
     JSON = "json"
     EVENTS = "events"
     GITHUB = "github"
+    REF = "ref"
 
 
 ConfigOption = Annotated[
@@ -45,6 +47,7 @@ ProfileOption = Annotated[
         metavar="NAME",
         help="Profile for REFs that do not name one.",
         show_default=False,
+        autocompletion=complete_profile,
     ),
 ]
 OutputOption = Annotated[
@@ -62,6 +65,7 @@ RefsArgument = Annotated[
         metavar="REF...",
         help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input.",
         show_default=False,
+        autocompletion=complete_ref,
     ),
 ]
 
@@ -110,8 +114,14 @@ class Context:
 
 
 def options(ctx: typer.Context, **given: object) -> Options:
-    """Merge the options given after the command name over those given before it."""
-    return context(ctx).before.merged(Options(**given))  # type: ignore[arg-type]
+    """Merge the options given after the command name over those given before it; a flag
+    typed anywhere wins over its environment variable."""
+    merged = context(ctx).before.merged(Options(**given))  # type: ignore[arg-type]
+    return dataclasses.replace(
+        merged,
+        config=typed_option(ctx, "config") or merged.config,
+        profile=typed_option(ctx, "profile") or merged.profile,
+    )
 
 
 def context(ctx: typer.Context) -> Context:

@@ -24,7 +24,8 @@ Try next, against a simulator of your own:
   opwatch wait $(head -3 /tmp/refs.txt) --timeout 2m
   opwatch wait - --json < /tmp/refs.txt | jq -r 'select(.state != "succeeded") | .ref'
   opwatch list-errors $(grep crowd: /tmp/refs.txt | sed -n 2p) --group
-Then point a profile at your own account: see config.example.yaml.
+  opwatch list crowd --state running -o ref | opwatch wait -
+Then point a profile at your own account: opwatch config init --provider toloka
 """
 
 

@@ -17,12 +17,12 @@ import importlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError
+from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError, UsageError
 from opwatch.model import Operation, OperationError
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from opwatch.config import Profile
     from opwatch.http import Http
+    from opwatch.listing import ListQuery
 
 EXCERPT_CHARS = 80
 
@@ -119,6 +120,18 @@ class Provider(ABC):
     def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """The failed items of `operation` (read again from the provider where needed)."""
 
+    def list_operations(self, query: ListQuery) -> AsyncGenerator[Operation, None]:
+        """The operations the provider lists, with the filters of `query` its list API has
+        applied there (the caller applies them all again, and stops at the limit).
+
+        The default is a provider without a list API: a usage error naming it, before any
+        request. A provider with one overrides this with an async generator.
+        """
+        raise UsageError(
+            f"{self.label} has no list of operations (profile '{self.profile.name}'); "
+            "pass the ids to status or wait"
+        )
+
     @classmethod
     def listing_note(cls, operation: Operation, listed: int) -> str | None:
         """What a user should know about `operation`'s failed items beyond the `listed` rows
@@ -153,6 +166,32 @@ class Provider(ABC):
         if response.is_success:
             return response
         raise self.http_error(response)
+
+    async def array_items(
+        self, url: str, headers: Mapping[str, str], what: str
+    ) -> AsyncGenerator[Any, None]:
+        """The items of the JSON array that `GET url` answers, parsed as the bytes arrive: a
+        list can hold 100,000 operations, and memory must follow one item, not the array.
+        `what` names the array in messages (`the list of operations`)."""
+        from opwatch.providers.jsonstream import JSONStreamError, array_items
+
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                if not response.is_success:
+                    await response.aread()
+                    error = self.http_error(response)
+                    if isinstance(error, NotFound):
+                        error = NotFound(f"{self.label} at {self.profile.url} has no {url} (404)")
+                    raise error
+                async for item in array_items(response.aiter_bytes()):
+                    yield item
+        except JSONStreamError as exc:
+            raise ProviderError(
+                f"{self.label} sent {what} opwatch cannot read ({exc}; profile "
+                f"'{self.profile.name}')"
+            ) from None
+        except httpx.RequestError as exc:
+            raise self.transport_error(exc) from None
 
     def transport_error(self, exc: httpx.RequestError) -> ProviderError:
         """Translate a failure to talk at all: refused, timed out, cut off."""

@@ -1,4 +1,5 @@
-"""Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}` and the operation's log.
+"""Toloka, the crowdsourcing API: `GET /api/v1/operations/{id}`, the operation's log, and the
+list of operations.
 
 Everything opwatch knows of Toloka is here: its spec (what a profile holds, which host each
 environment is), its id syntax, its auth scheme rule, its parser and its streamed error log.
@@ -6,8 +7,10 @@ environment is), its id syntax, its auth scheme rule, its parser and its streame
 
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
 from opwatch.errors import NotFound, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
@@ -22,6 +25,9 @@ from opwatch.providers.parsing import (
     expect_object,
     parse_timestamp,
 )
+
+if TYPE_CHECKING:
+    from opwatch.listing import ListQuery
 
 URLS = {
     # The toloka.yandex.com hosts of the vendor pages were switched off in 2023 (PROVIDERS.md).
@@ -51,6 +57,11 @@ _STATES = {
     "FAIL": State.FAILED,
 }
 LOG_KEPT = "Toloka keeps an operation's log for one month"
+PAGE_LIMIT = 300
+"""The most operations one page of `GET /api/v1/operations` holds (its `limit`: default 50,
+at most 300; PROVIDERS.md)."""
+_STATUS_WORDS = {state: word for word, state in _STATES.items()} | {State.PARTIAL: "SUCCESS"}
+"""The `status` filter for each state: a partial operation is a SUCCESS with failed items."""
 
 
 def auth_scheme(token: str) -> str:
@@ -145,6 +156,15 @@ def step_errors(step: Any, op_id: str) -> list[OperationError]:
     return rows or [OperationError(provider="toloka", id=op_id, item=item_text, step=kind)]
 
 
+def _status_filters(states: Iterable[State] | None) -> list[str | None]:
+    """The `status` values to list, in Toloka's order; [None] (no filter) when any state is
+    wanted, or `unknown`, which is a status word opwatch does not know."""
+    if states is None or State.UNKNOWN in states:
+        return [None]
+    wanted = {_STATUS_WORDS[state] for state in states}
+    return [word for word in _STATES if word in wanted]
+
+
 class TolokaProvider(Provider):
     """Reads Toloka operations and their logs."""
 
@@ -164,6 +184,55 @@ class TolokaProvider(Provider):
         """One read of `GET /api/v1/operations/{op_id}`."""
         payload = await self.get_json(f"/api/v1/operations/{op_id}", headers=self._auth())
         return parse_operation(payload, op_id)
+
+    async def list_operations(self, query: "ListQuery") -> AsyncGenerator[Operation, None]:
+        """`GET /api/v1/operations`, page after page: `sort=id` and `id_gt=<the last id>` until
+        `has_more` is false, as Toloka documents its paging (PROVIDERS.md). The filters Toloka
+        has go on the wire (`status`, `type`, `submitted_gte`); one `status` per request, so
+        states of several status words are listed one word after the other."""
+        base: dict[str, str] = {
+            "sort": "id",
+            "limit": str(min(PAGE_LIMIT, query.limit or PAGE_LIMIT)),
+        }
+        if query.kind:
+            base["type"] = query.kind.upper()  # Toloka's types are upper-case enum names
+        if query.since:
+            # Toloka's times are UTC without a zone (PROVIDERS.md); it reads its filters alike.
+            since = query.since.astimezone(UTC).replace(tzinfo=None)
+            base["submitted_gte"] = since.isoformat(timespec="milliseconds")
+        for word in _status_filters(query.states):
+            params = base if word is None else {**base, "status": word}
+            async for operation in self._pages(params):
+                yield operation
+
+    async def _pages(self, params: dict[str, str]) -> AsyncGenerator[Operation, None]:
+        """Every page of the list `params` select, one request each, parsed as it comes."""
+        last: str | None = None
+        while True:
+            query = params if last is None else {**params, "id_gt": last}
+            page = expect_object(
+                await self.get_json(f"/api/v1/operations?{urlencode(query)}", headers=self._auth()),
+                SPEC.label,
+            )
+            items = page.get("items")
+            if not isinstance(items, list):
+                raise ProviderError(
+                    f"Toloka answered a list without 'items' (profile '{self.profile.name}')"
+                )
+            for item in items:
+                operation = parse_operation(item)  # raises unless the item is an object
+                if isinstance(item.get("id"), str) and _ID.match(operation.id):
+                    last = operation.id
+                    yield operation
+                # else: an item without an id is nothing a REF can name, nor a page mark
+            if page.get("has_more") is not True:
+                return
+            if last is None or not items:
+                # has_more with nothing to page from: asking again would loop for ever.
+                raise ProviderError(
+                    f"Toloka says more operations follow but gave no id to page on "
+                    f"(profile '{self.profile.name}')"
+                )
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """Error rows from `GET /api/v1/operations/{id}/log`, parsed as the bytes arrive."""

@@ -1,12 +1,13 @@
-"""Wesog, the media indexing API: `GET {url}/ops/{op_id}` with the `API-Key` header.
+"""Wesog, the media indexing API: `GET {url}/ops/{op_id}` and `GET {url}/ops` with the `API-Key`
+header.
 
 Everything opwatch knows of Wesog is here: its spec (what a profile holds), its id syntax, its
 parser, its error bodies and the quirk that its counts outrun its error list.
 """
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opwatch.errors import UsageError
 from opwatch.model import Operation, OperationError, Progress, State
@@ -19,6 +20,9 @@ from opwatch.providers.parsing import (
     expect_object,
     parse_timestamp,
 )
+
+if TYPE_CHECKING:
+    from opwatch.listing import ListQuery
 
 DEFAULT_URL = "https://api.wesog.com"
 SPEC = ProviderSpec(
@@ -103,6 +107,15 @@ class WesogProvider(Provider):
         """One read of `GET /ops/{op_id}`."""
         payload = await self.get_json(f"/ops/{op_id}", headers=self._auth())
         return parse_operation(payload, op_id)
+
+    async def list_operations(self, query: "ListQuery") -> AsyncGenerator[Operation, None]:
+        """`GET /ops`: every operation of the tenant in one array. Wesog documents no filters
+        and no paging for it (PROVIDERS.md), so nothing of `query` goes on the wire: the array
+        is parsed as it arrives and the caller filters."""
+        async for item in self.array_items("/ops", self._auth(), "a list of operations"):
+            operation = parse_operation(item)
+            if _ID.match(operation.id):  # an entry without an id is nothing a REF can name
+                yield operation
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """The operation's `errors[]`: the failed element ids (positions in the batch, most

@@ -122,7 +122,9 @@ def test_live_view_in_a_real_terminal(
         wall_sim.add_operation({"provider": "toloka", "duration_s": 3, "fail_fraction": 0.2}),
         wall_sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 2}),
     ]
-    socket = f"opwatch-test-{tmp_path.name}"
+    # tmp_path's name is the same in every run of this test: with the pid, two runs at once on
+    # one machine (two checkouts) do not share a tmux server, nor kill each other's.
+    socket = f"opwatch-test-{os.getpid()}-{tmp_path.name}"
     command = (
         f"env -u COLUMNS -u LINES OPWATCH_CONFIG={shlex.quote(str(wall_config))} "
         f"{OPWATCH} wait {' '.join(refs)}; "

@@ -226,3 +226,14 @@ def test_user_bonus_log_steps(sim: Simulator, http: httpx.Client) -> None:
     steps = get(http, f"/{op_id(ref)}/log").json()
     assert [s["type"] for s in steps] == ["USER_BONUS_PERSIST", "USER_BONUS_VALIDATE"]
     assert "user_bonus_id" in steps[0]["output"]
+
+
+def test_list_by_id_both_ways_and_between_bounds(sim: Simulator, http: httpx.Client) -> None:
+    ids = sorted(op_id(sim.add_operation({"provider": "toloka"})) for _ in range(6))
+    everything = sorted(op.id for op in sim.operations_of("toloka"))
+    down = get(http, "", sort="-id", limit=300).json()["items"]
+    assert [item["id"] for item in down] == everything[::-1]
+    between = get(http, "", id_gte=ids[1], id_lt=ids[4], limit=300).json()["items"]
+    assert [item["id"] for item in between] == [i for i in everything if ids[1] <= i < ids[4]]
+    # A page mark past the end: nothing more, not an error.
+    assert get(http, "", id_gt=everything[-1]).json() == {"items": [], "has_more": False}

@@ -5,6 +5,8 @@ import json
 import math
 import re
 import uuid
+import weakref
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -311,10 +313,51 @@ def _list(sim: "Simulator", query: dict[str, list[str]]) -> Reply:
     sort_key = sort.lstrip("-")
     if sort_key not in ("id", "submitted", "finished"):
         return Reply(400, _validation("sort", sort))
-    bodies = [op.body() for op in sim.operations_of(TOLOKA.name)]
-    selected = [b for b in bodies if all(_keep(b, *f) for f in filters)]
-    selected.sort(key=lambda b: b.get(sort_key) or "", reverse=sort.startswith("-"))
+    if sort_key == "id":
+        # Paging by id (the documented way) walks a sorted index from the page mark on and
+        # builds only the bodies it looks at: a list of 100,000 operations pages in linear time.
+        selected = _by_id(sim, filters, descending=sort.startswith("-"), wanted=limit + 1)
+    else:
+        bodies = [op.body() for op in sim.operations_of(TOLOKA.name)]
+        selected = [b for b in bodies if all(_keep(b, *f) for f in filters)]
+        selected.sort(key=lambda b: b.get(sort_key) or "", reverse=sort.startswith("-"))
     return Reply(200, {"items": selected[:limit], "has_more": len(selected) > limit})
+
+
+_SORTED_IDS: "weakref.WeakKeyDictionary[Simulator, list[str]]" = weakref.WeakKeyDictionary()
+"""Each simulator's Toloka ids in order, rebuilt when operations were added (none is ever
+removed, and an id never changes)."""
+
+
+def _by_id(
+    sim: "Simulator", filters: list[tuple[str, str, Any]], *, descending: bool, wanted: int
+) -> list[dict[str, Any]]:
+    """Up to `wanted` bodies that pass `filters`, in id order."""
+    ids = _SORTED_IDS.get(sim)
+    count = len(sim.operations_of(TOLOKA.name))
+    if ids is None or len(ids) != count:
+        ids = sorted(op.id for op in sim.operations_of(TOLOKA.name))
+        _SORTED_IDS[sim] = ids
+    low, high = 0, len(ids)
+    for name, op, value in filters:
+        if name == "id":
+            if op in ("gt", "gte"):
+                low = max(low, (bisect_right if op == "gt" else bisect_left)(ids, value))
+            else:
+                high = min(high, (bisect_left if op == "lt" else bisect_right)(ids, value))
+    rest = [f for f in filters if f[0] != "id"]
+    walk = range(high - 1, low - 1, -1) if descending else range(low, high)
+    found: list[dict[str, Any]] = []
+    for index in walk:
+        operation = sim.operation(TOLOKA.name, ids[index])
+        if operation is None:
+            continue
+        body = operation.body()
+        if all(_keep(body, *f) for f in rest):
+            found.append(body)
+            if len(found) >= wanted:
+                break
+    return found
 
 
 def _keep(body: dict[str, Any], name: str, op: str, value: Any) -> bool:

@@ -2,14 +2,15 @@
 header, FastAPI-shaped errors, counts, flags and the failed items of each operation."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from opwatch.simulator.http import Request
-from opwatch.simulator.providers.base import Reply, Routed, SimProvider, is_digits
+from opwatch.simulator.providers.base import Reply, Routed, SimProvider, Stream, is_digits
 from opwatch.simulator.timeline import (
     Phase,
     SimOperation,
+    dumps,
     fail_rate,
     failing_indices,
     iso,
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from opwatch.simulator.server import Simulator
 
 _OPERATION = re.compile(r"^/ops/([^/]+)/?$")
+LIST_CHUNK_OPERATIONS = 200
+"""Operations per chunk of a streamed `GET /ops`."""
 _REASONS = ("Image too small", "Unsupported format", "Download failed", "Duplicate")
 
 
@@ -41,8 +44,7 @@ class Wesog(SimProvider):
         if request.path in ("/ops", "/ops/"):
             if not self._authorized(sim, request):
                 return Routed(self._refusal(), "wesog_list")
-            bodies = [op.body() for op in sim.operations_of(self.name)]
-            return Routed(Reply(200, bodies), "wesog_list")
+            return Routed(Reply(200, stream=_list_stream(sim)), "wesog_list")
         return None
 
     def _operation(self, sim: "Simulator", request: Request, raw_id: str) -> Routed:
@@ -102,6 +104,26 @@ class Wesog(SimProvider):
             f"  {self.profile}:\n    provider: {self.name}\n    url: {url}\n"
             f"    api_key: {credentials['wesog_key']}\n"
         )
+
+
+def _list_stream(sim: "Simulator") -> Stream:
+    """`GET /ops`: one JSON array of every operation, generated as it is sent (a tenant can
+    have 100,000); `half` sends half of them, and without `close` the array never ends."""
+    operations = sim.operations_of(WESOG.name)
+
+    def stream(half: bool, close: bool) -> Iterator[bytes]:
+        chosen = operations[: len(operations) // 2] if half else operations
+        pieces = ["["]
+        for index, operation in enumerate(chosen):
+            pieces.append(("," if index else "") + dumps(operation.body()).decode())
+            if len(pieces) >= LIST_CHUNK_OPERATIONS:
+                yield "".join(pieces).encode()
+                pieces = []
+        if close:
+            pieces.append("]")
+        yield "".join(pieces).encode()
+
+    return stream
 
 
 def _fastapi_422(raw_id: str) -> dict[str, Any]:
