@@ -213,6 +213,8 @@ class ScriptedProvider:
             raise result
         return result
 
+    read = fetch  # the scripts stand for the provider's answers, gate and all
+
 
 class ScriptedSession:
     """Stands in for opwatch.session.Session: every profile reads from the same script."""

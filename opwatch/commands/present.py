@@ -189,6 +189,8 @@ async def show_errors(
         async for listing in found:
             if listing.error is not None:
                 out.warn(f"{listing.ref}: {listing.error.message}")
+            elif listing.gone is not None and fmt is Output.JSON:
+                out.warn(f"{listing.ref}: {listing.gone}")  # the table has a row saying it
             listings.append(listing)
     _show(out, listings, fmt, group)
     codes = [listing.error.exit_code for listing in listings if listing.error is not None]
