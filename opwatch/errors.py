@@ -3,6 +3,8 @@
 Messages are sentences a user can act on, and never contain a secret.
 """
 
+from collections.abc import Iterable
+
 from opwatch.exitcodes import ExitCode
 
 
@@ -88,3 +90,19 @@ def shared_by(error: OpwatchError, profile: str) -> str | None:
     if isinstance(error, ProviderError) and error.origin is not None:
         return error.origin
     return None
+
+
+def shared_errors(stopped: Iterable[tuple[str, OpwatchError]]) -> list[str]:
+    """One message per error that stopped a whole profile or origin (see `shared_by`), with
+    how many operations it stopped, from the (profile, error) of each stopped operation;
+    errors of one operation alone are left out."""
+    shared: dict[str, tuple[OpwatchError, int]] = {}
+    for profile, error in stopped:
+        scope = shared_by(error, profile)
+        if scope is not None:
+            first, count = shared.get(scope, (error, 0))
+            shared[scope] = (first, count + 1)
+    return [
+        f"{error}; {count} operations of {scope} not read" if count > 1 else str(error)
+        for scope, (error, count) in shared.items()
+    ]

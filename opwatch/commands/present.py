@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from opwatch.commands.common import Output
 from opwatch.config import Config
 from opwatch.durations import format_duration
+from opwatch.errors import shared_by
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.explain import Listing
 from opwatch.model import OperationError, OpRef, State
@@ -82,6 +83,17 @@ def run_wait(
                 result = await watcher.run()
             finally:
                 display.stop()
+            if runtime.stderr_is_tty and not runtime.quiet:  # the live view (see _display)
+                # The live view shows an error as a word in a row; an error that stopped a
+                # whole profile or origin gets its message once here (the line log said it).
+                # The engine shares one error among the operations it stopped, its message
+                # saying how many.
+                said: set[int] = set()
+                for item in result.snapshots:
+                    error = item.error
+                    if error and shared_by(error, item.ref.profile) and id(error) not in said:
+                        said.add(id(error))
+                        out.error(error.message)
             if events:
                 out.line(line(summary_record(result, runtime.now())), flush=True)
             else:

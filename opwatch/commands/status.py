@@ -22,7 +22,7 @@ from opwatch.commands.common import (
     runtime_for,
 )
 from opwatch.config import Config
-from opwatch.errors import OpwatchError, shared_by
+from opwatch.errors import OpwatchError, shared_by, shared_errors
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.model import OpRef, Reading, State, reading_code
 from opwatch.render.console import Printer
@@ -61,7 +61,7 @@ def status(
         cfg = open_config(opts, runtime)
         targets = read_targets(refs, cfg, opts, runtime)
 
-        shared: dict[str, tuple[OpwatchError, int]] = {}
+        stopped: list[tuple[str, OpwatchError]] = []
 
         def judge(reading: Reading) -> ExitCode:
             _warn_unknown(out, reading)
@@ -69,20 +69,17 @@ def status(
             if error is not None:
                 # Errors go to stderr for people even with -q; the table and JSON carry them
                 # too. One that stops a whole profile or origin is said once, at the end.
-                scope = shared_by(error, reading.ref.profile)
-                if scope is None:
+                if shared_by(error, reading.ref.profile) is None:
                     out.error(f"{reading.ref}: {error}")
                 else:
-                    first, count = shared.get(scope, (error, 0))
-                    shared[scope] = (first, count + 1)
+                    stopped.append((reading.ref.profile, error))
             return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
 
         try:
             return runtime.run(_read_and_show(cfg, out, targets, fmt, judge))
         finally:
-            for scope, (error, count) in shared.items():
-                what = f"{count} operations of {scope} not read" if count > 1 else None
-                out.error(f"{error}; {what}" if what else str(error))
+            for message in shared_errors(stopped):
+                out.error(message)
 
     return finish(run, runtime)
 
