@@ -329,7 +329,7 @@ def test_toloka_log_gone(mock: respx.MockRouter) -> None:
         return [r async for r in provider.errors(operation)]
 
     # The operation was read a moment before: a 404 for its log is a log gone, not an error.
-    with pytest.raises(NoLongerKept, match="no longer kept since 2026-10-31: .* one month"):
+    with pytest.raises(NoLongerKept, match=r"no longer kept since 2026-10-31: .* one month"):
         call(mock, config(), "crowd", rows)
 
 
