@@ -61,7 +61,9 @@ RefsArgument = Annotated[
     list[str],
     typer.Argument(
         metavar="REF...",
-        help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input.",
+        help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input "
+        "('#' starts a comment). A prefix that is not a profile is an error, never another "
+        "profile's id.",
         show_default=False,
     ),
 ]
