@@ -162,6 +162,19 @@ def test_a_wrong_password_is_refused_once_and_said_once(
     assert all(r["error"]["exit_code"] == 6 for r in records[:200])
 
 
+def test_list_errors_with_a_wrong_password(
+    many: tuple[Simulator, Cli, list[str]], tmp_path: Path
+) -> None:
+    sim, cli, refs = many
+    path = _config(tmp_path, sim, ("password: sim-password", "password: wrong"))
+    result = cli("list-errors", *refs[:200], "--json", "--config", path)
+    assert result.code == 6, result.stderr
+    assert sim.stats()["by_route"] == {"login": 3}  # 501, 501, then one refusal
+    said = [line for line in result.stderr.splitlines() if "refused the login" in line]
+    assert len(said) == 1, result.stderr
+    assert "200 operations of profile 'cdn' not read" in said[0]
+
+
 def test_a_wrong_token_is_refused_once(
     many: tuple[Simulator, Cli, list[str]], tmp_path: Path
 ) -> None:
