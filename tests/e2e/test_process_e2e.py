@@ -122,7 +122,8 @@ def test_live_view_in_a_real_terminal(
         wall_sim.add_operation({"provider": "toloka", "duration_s": 3, "fail_fraction": 0.2}),
         wall_sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 2}),
     ]
-    socket = f"opwatch-test-{tmp_path.name}"
+    # The pid too: tmux sockets live in one directory for every test run on the machine.
+    socket = f"opwatch-test-{os.getpid()}-{tmp_path.name}"
     command = (
         f"env -u COLUMNS -u LINES OPWATCH_CONFIG={shlex.quote(str(wall_config))} "
         f"{OPWATCH} wait {' '.join(refs)}; "
