@@ -8,10 +8,11 @@ registry, `opwatch.providers.BUILTIN`: this module names no provider. Providers 
 (and jmespath) is imported only for a config that declares one.
 """
 
+import difflib
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,17 +34,44 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class Secret:
-    """A credential: its value is never shown by repr, str or a traceback's locals."""
+    """A credential: its value is never shown by repr, str or a traceback's locals.
 
-    __slots__ = ("_value", "source")
+    A secret from a `*_command` is resolved when first needed, not when the config loads: a
+    command uses only some profiles, and a helper like `pass show` may prompt or hang. It runs
+    at most once per run; its value, or its failure, is kept.
+    """
 
-    def __init__(self, value: str, source: str | None = None) -> None:
+    __slots__ = ("_command", "_error", "_value", "source")
+
+    def __init__(
+        self,
+        value: str | None,
+        source: str | None = None,
+        command: Callable[[], str] | None = None,
+    ) -> None:
         self._value = value
+        self._command = command
+        self._error: ConfigError | None = None
         self.source = source
         """Where it came from, for messages: `$TOLOKA_TOKEN`, `api_key_command`, or None."""
 
+    def resolve(self) -> None:
+        """Run the secret's command unless done; raise its ConfigError (again) if it failed."""
+        if self._error is not None:
+            raise self._error
+        if self._value is None and self._command is not None:
+            try:
+                self._value = self._command()
+            except ConfigError as exc:
+                self._error = exc
+                raise
+            finally:
+                self._command = None
+
     def reveal(self) -> str:
         """The value, for the one place that sends it to the provider."""
+        self.resolve()
+        assert self._value is not None  # resolve() sets it or raises
         return self._value
 
     def __repr__(self) -> str:
@@ -107,10 +135,32 @@ class Config:
         try:
             return self.profiles[name]
         except KeyError:
-            known = ", ".join(sorted([*self.profiles, *self.broken])) or "none"
-            raise ConfigError(
-                f"unknown profile '{name}' (profiles in {self.path}: {known})"
-            ) from None
+            raise self.unknown(name) from None
+
+    def unknown(self, name: str) -> ConfigError:
+        """The error for a profile name that is not in the file: the closest name, if one is
+        close, and every name."""
+        names = sorted([*self.profiles, *self.broken])
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return ConfigError(
+            f"unknown profile '{name}' ({hint}profiles in {self.path}: {', '.join(names)})"
+        )
+
+    def resolve(self, names: Iterable[str]) -> None:
+        """Make the secrets of the profiles `names` ready (run their `*_command`s, each once
+        per run), before anything is sent; raise the first profile's ConfigError."""
+        for name in dict.fromkeys(names):
+            for secret in self.get(name).secrets.values():
+                secret.resolve()
+
+    def problem(self, name: str) -> ConfigError | None:
+        """Why the profile `name` cannot be used, resolving its secrets; None when it can."""
+        try:
+            self.resolve([name])
+        except ConfigError as exc:
+            return exc
+        return None
 
     def default_name(self, override: str | None = None) -> str:
         """The profile a REF without one uses: --profile, else default_profile, else the only."""
@@ -322,12 +372,20 @@ def _parse_profile(
     ca_bundle = text("ca_bundle")
     if ca_bundle is not None and not Path(ca_bundle).expanduser().is_file():
         raise ConfigError(f"{where}: 'ca_bundle' {ca_bundle!r} is not a readable file")
+    verify_tls = _boolean(settings.get("verify_tls", True), env, f"{where}, key 'verify_tls'")
+    if not verify_tls and ca_bundle is not None:
+        # One of them is a mistake, and opwatch cannot tell which: checking against the
+        # bundle while saying nothing is checked, or the reverse, would both mislead.
+        raise ConfigError(
+            f"{where}: 'verify_tls: false' and 'ca_bundle' contradict each other; keep "
+            "ca_bundle to check the certificate against it, or verify_tls: false not to check"
+        )
     _check_credentials(spec, secrets, options, where)
     return Profile(
         name=name,
         provider=spec.name,
         url=url.rstrip("/"),
-        verify_tls=_boolean(settings.get("verify_tls", True), env, f"{where}, key 'verify_tls'"),
+        verify_tls=verify_tls,
         ca_bundle=str(Path(ca_bundle).expanduser()) if ca_bundle else None,
         timeout_s=_timeout(settings.get("timeout"), env, where),
         options=options,
@@ -345,9 +403,11 @@ def _secret(
     if value is not None and command is not None:
         raise ConfigError(f"{where}: give '{key}' or '{command_key}', not both")
     if command is not None:
+        argv = _command_line(command, env, f"{where}, key '{command_key}'")
         return Secret(
-            _run_secret_command(command, env, f"{where}, key '{command_key}'"),
+            None,
             source=f"the command in '{command_key}' of {where}",
+            command=lambda: _run_secret_command(argv, env, f"{where}, key '{command_key}'"),
         )
     if value is None:
         return None
@@ -363,19 +423,28 @@ def _secret(
     return Secret(expanded, source=f"${names[0]}" if names else None)
 
 
-def _run_secret_command(command: object, env: Mapping[str, str], where: str) -> str:
-    """Run a credential helper without a shell; its output is never echoed in errors."""
+def _command_line(command: object, env: Mapping[str, str], where: str) -> list[str]:
+    """A credential helper's argv, checked when the config loads (it runs later, if used)."""
     import shlex
-    import subprocess
 
     if isinstance(command, str):
-        argv = shlex.split(_expand(command, env, where))
+        try:
+            argv = shlex.split(_expand(command, env, where))
+        except ValueError as exc:  # an unclosed quote
+            raise ConfigError(f"{where}: {exc}") from None
     elif isinstance(command, list) and all(isinstance(a, str) for a in command):
         argv = [_expand(a, env, where) for a in command]
     else:
         raise ConfigError(f"{where} must be a command line (a string or a list of strings)")
     if not argv:
         raise ConfigError(f"{where} is empty")
+    return argv
+
+
+def _run_secret_command(argv: list[str], env: Mapping[str, str], where: str) -> str:
+    """Run a credential helper without a shell; its output is never echoed in errors."""
+    import subprocess
+
     try:
         done = subprocess.run(
             argv,

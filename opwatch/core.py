@@ -30,7 +30,7 @@ async def read_one(session: "Session", ref: OpRef) -> Reading:
     """One read of `ref`; a failure is kept in the Reading, not raised."""
     provider = session.provider(ref.profile)
     try:
-        operation = await provider.fetch(ref.id)
+        operation = await provider.read(ref.id)
     except OpwatchError as exc:
         return Reading(ref, provider.name, error=exc)
     return Reading(ref, provider.name, operation=operation)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from opwatch.errors import OpwatchError
+from opwatch.errors import NoLongerKept, OpwatchError
 from opwatch.model import Operation, OperationError, OpRef
 from opwatch.providers import provider_class
 
@@ -44,6 +44,9 @@ class Listing:
     operation: Operation | None = None
     error: OpwatchError | None = None
     """Why the operation or its errors could not be read."""
+    gone: str | None = None
+    """Why the operation's errors cannot be listed any more, and since when (the provider
+    drops them after a while): a listing that worked, with nothing left to list."""
     shown: list[OperationError] = dataclasses.field(default_factory=list)
     """The first `limit` rows."""
     total: int = 0
@@ -76,7 +79,7 @@ async def read_errors(
     provider = session.provider(ref.profile)
     listing = Listing(ref, provider.name)
     try:
-        listing.operation = await provider.fetch(ref.id)
+        listing.operation = await provider.read(ref.id)
         async for row in provider.errors(listing.operation):
             listing.total += 1
             if each is not None:
@@ -85,6 +88,8 @@ async def read_errors(
                 listing.shown.append(row)
             if group:
                 _count(listing.groups, row)
+    except NoLongerKept as exc:
+        listing.gone = exc.message
     except OpwatchError as exc:
         listing.error = exc
     return listing

@@ -107,6 +107,14 @@ class Http:
         response = await self.transport.handle_async_request(request)
         response.request = request
         for header in response.headers.get_list("Set-Cookie"):
+            if not header.isascii():
+                # RFC 6265 cookie values are ASCII, and one opwatch kept could never be sent
+                # back (a header is encoded as ASCII): a broken reply, the provider's fault.
+                await response.aclose()
+                raise httpx.RemoteProtocolError(
+                    "reply broke HTTP/1.1: a Set-Cookie header with bytes outside ASCII",
+                    request=request,
+                )
             self._keep_cookie(header)
         if self._log:
             took = (time.perf_counter() - started) * 1000

@@ -5,6 +5,7 @@ sleep come from the Runtime, so tests drive it on a fake clock in milliseconds.
 """
 
 import asyncio
+import dataclasses
 import math
 import random
 from collections.abc import Callable, Iterable
@@ -13,9 +14,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from opwatch.errors import OpwatchError, ProviderError
+from opwatch.errors import AuthError, OpwatchError, ProviderError
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.model import Operation, OpRef, Reading, State, reading_code
+from opwatch.providers.base import origin_of
 from opwatch.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -149,9 +151,14 @@ class _Watch:
 
     ref: OpRef
     provider: str
+    origin: str = ""
+    """`scheme://host[:port]` of its profile: the operations one outage takes down together."""
     operation: Operation | None = None
     error: OpwatchError | None = None
     last_fault: OpwatchError | None = None
+    ended_with_others: bool = False
+    """Ended by an error it shares with its profile or origin, reported for all at once."""
+    sleeping: bool = False
     failing_since: datetime | None = None
     """When the current run of transient faults began."""
     faults_in_a_row: int = 0
@@ -206,6 +213,18 @@ class Event:
     error: OpwatchError | None = None
     delay_s: float | None = None
     """For RETRY: seconds until the next attempt."""
+    echo: bool = False
+    """For ERROR: the same error as an earlier event's (a refused profile, an unreachable
+    origin: one error ends many operations); a display that prints messages prints it once."""
+
+
+@dataclass
+class _Outage:
+    """An origin that could not be reached: one watch (the probe) keeps trying it, within its
+    retry budget, for every watch of the origin; the others wait until it is over."""
+
+    probe: _Watch
+    over: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True, repr=False)
@@ -302,11 +321,16 @@ class Watcher:
         self.runtime = runtime
         self.report = report
         self.rng = rng or random.Random()
-        self._watches = [_Watch(ref, session.config.get(ref.profile).provider) for ref in refs]
+        self._watches = []
+        for ref in refs:
+            profile = session.config.get(ref.profile)
+            self._watches.append(_Watch(ref, profile.provider, origin_of(profile.url)))
         self.deadline: float | None = None
         self.timed_out = False
         self._stopped = False
         self._throttles: dict[str, Throttle] = {}
+        self._outages: dict[str, _Outage] = {}
+        self._tasks: dict[int, asyncio.Task[_Watch]] = {}
 
     def __len__(self) -> int:
         return len(self._watches)
@@ -327,6 +351,7 @@ class Watcher:
         if self.options.timeout_s is not None:
             self.deadline = start + self.options.timeout_s
         tasks = [asyncio.ensure_future(self._watch(item)) for item in self._watches]
+        self._tasks = {id(item): task for item, task in zip(self._watches, tasks, strict=True)}
         try:
             for next_done in asyncio.as_completed(tasks):
                 watch = await next_done
@@ -375,16 +400,45 @@ class Watcher:
         return throttle
 
     async def _watch(self, watch: _Watch) -> _Watch:
+        try:
+            return await self._poll(watch)
+        finally:
+            outage = self._outages.get(watch.origin)
+            if outage is not None and outage.probe is watch:
+                self._outage_over(outage, watch)
+
+    async def _poll(self, watch: _Watch) -> _Watch:
         provider = self.session.provider(watch.ref.profile)
         throttle = self._throttle(watch.ref.profile)
         last_call = False
         while True:
+            outage = self._outages.get(watch.origin)
+            if outage is not None and outage.probe is not watch:
+                # The origin is down: the probe tries it for everyone; wait for its verdict.
+                await outage.over.wait()
+                if watch.finished:
+                    return watch
+                if self.deadline is not None and self.runtime.clock() >= self.deadline:
+                    self._expire(watch)
+                    return watch
+                continue
             try:
                 async with throttle:
-                    operation = await provider.fetch(watch.ref.id)
+                    operation = await provider.read(watch.ref.id)
             except OpwatchError as exc:
+                if watch.finished:
+                    return watch  # ended meanwhile, with its profile or its origin
+                if isinstance(exc, ProviderError) and exc.origin is not None:
+                    if not self._probes(watch, exc.origin):
+                        continue  # in flight when the origin went down: wait with the others
+                elif outage is not None:
+                    self._outage_over(outage, watch)  # an answer: the origin is back
                 delay = self._fault(watch, exc)
             else:
+                if watch.finished:
+                    return watch
+                if outage is not None:
+                    self._outage_over(outage, watch)
                 delay = self._read(watch, operation)
             if delay is None:
                 return watch
@@ -398,7 +452,57 @@ class Watcher:
             if delay >= left:
                 # Read once more at the deadline rather than after it, then stop.
                 delay, last_call = left, True
-            await self.runtime.sleep(delay)
+            watch.sleeping = True
+            try:
+                await self.runtime.sleep(delay)
+            except asyncio.CancelledError:
+                if watch.ended_with_others:
+                    return watch  # woken to end with its profile (see _end_together)
+                raise
+            finally:
+                watch.sleeping = False
+
+    def _probes(self, watch: _Watch, origin: str) -> bool:
+        """Whether `watch`, which could not reach `origin`, is the one to keep trying it."""
+        outage = self._outages.get(origin)
+        if outage is None:
+            outage = self._outages[origin] = _Outage(watch)
+        return outage.probe is watch
+
+    def _outage_over(self, outage: _Outage, probe: _Watch) -> None:
+        """The probe of `outage` got an answer or stopped: release the watches waiting."""
+        if self._outages.get(probe.origin) is outage:
+            del self._outages[probe.origin]
+        if probe.finished and probe.operation is None and probe.last_fault is not None:
+            # The deadline passed on the probe, never read: the others share its story.
+            for other in self._watches:
+                if other.origin == probe.origin and not other.finished:
+                    other.last_fault = probe.last_fault
+        outage.over.set()
+
+    def _waiting_on(self, origin: str) -> int:
+        return sum(1 for w in self._watches if w.origin == origin and not w.finished)
+
+    def _end_together(self, first: _Watch, error: OpwatchError) -> None:
+        """End at once every unfinished watch that `error` concerns as much as `first`: all
+        of its profile for a refusal, all of its origin when it cannot be reached. The error
+        is reported for each, as an echo after `first`'s own event."""
+        by_profile = isinstance(error, AuthError)
+        at = self.runtime.now()
+        for other in self._watches:
+            if other.finished or other is first:
+                continue
+            if (other.ref.profile if by_profile else other.origin) != (
+                first.ref.profile if by_profile else first.origin
+            ):
+                continue
+            other.error = error
+            other.finished = True
+            other.ended_with_others = True
+            self.report(Event(EventKind.ERROR, other.snapshot(), at, error=error, echo=True))
+            task = self._tasks.get(id(other))
+            if other.sleeping and task is not None:
+                task.cancel()
 
     def _expire(self, watch: _Watch) -> None:
         """The deadline passed with `watch` unfinished: it keeps its last known state."""
@@ -444,7 +548,16 @@ class Watcher:
         """Record a failed read; return the delay to a retry, or None when the watch ends."""
         at = self.runtime.now()
         transient = isinstance(error, ProviderError) and error.transient
+        origin = error.origin if isinstance(error, ProviderError) else None
         if transient and watch.faults_in_a_row < self.options.retries:
+            waiting = self._waiting_on(origin) if origin is not None else 0
+            if isinstance(error, ProviderError) and waiting > 1:
+                # The probe's retries are everyone's: say for how many.
+                error = ProviderError(
+                    f"{error.message} ({waiting} operations wait on {origin})",
+                    retry_after=error.retry_after,
+                    origin=origin,
+                )
             watch.faults_in_a_row += 1
             watch.retries += 1
             watch.last_fault = error
@@ -460,11 +573,33 @@ class Watcher:
             error = ProviderError(
                 f"{error.message} (failing since {since}, {watch.faults_in_a_row} retries used up)",
                 transient=False,
+                origin=origin,
             )
+        shared = isinstance(error, AuthError) or origin is not None
+        if shared:
+            error = self._shared(watch, error, origin)
         watch.error = error
         watch.finished = True
         self.report(Event(EventKind.ERROR, watch.snapshot(), at, error=error))
+        if shared:
+            self._end_together(watch, error)
         return None
+
+    def _shared(self, watch: _Watch, error: OpwatchError, origin: str | None) -> OpwatchError:
+        """`error`, saying how many operations it ends: every one of the refused profile, or
+        of the origin that cannot be reached."""
+        if origin is not None:
+            count, whose = self._waiting_on(origin), origin
+        else:
+            profile = watch.ref.profile
+            count = sum(1 for w in self._watches if w.ref.profile == profile and not w.finished)
+            whose = f"profile '{profile}'"
+        if count <= 1:
+            return error
+        message = f"{error.message}; this ends all {count} operations of {whose}"
+        if isinstance(error, ProviderError):
+            return ProviderError(message, transient=False, origin=origin)
+        return type(error)(message)
 
 
 def _terminal(watch: _Watch) -> bool:

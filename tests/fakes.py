@@ -217,6 +217,8 @@ class ScriptedProvider:
         """Provider.poll_delay's neutral default: the engine's delay stands."""
         return delay
 
+    read = fetch  # the scripts stand for the provider's answers, gate and all
+
 
 class ScriptedSession:
     """Stands in for opwatch.session.Session: every profile reads from the same script."""

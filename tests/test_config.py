@@ -26,9 +26,9 @@ def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
 
 
 def load_every_profile(path: Path, env: dict[str, str]) -> None:
+    """Load, then use every profile (a secret command runs when its profile is used)."""
     config = load_config(path, env)
-    for name in config.broken:
-        config.get(name)
+    config.resolve([*config.broken, *config.profiles])
 
 
 def config_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
@@ -280,3 +280,51 @@ def test_reading_a_config_loads_no_http_code(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n[]\n"
+
+
+def test_verify_tls_false_with_a_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    text = (f"profiles: {{m: {{provider: wesog, api_key: k, verify_tls: false, "
+            f"ca_bundle: '{bundle}'}}}}")  # fmt: skip
+    message = config_error(tmp_path, text)
+    assert message.endswith(
+        "profile 'm': 'verify_tls: false' and 'ca_bundle' contradict each other; keep "
+        "ca_bundle to check the certificate against it, or verify_tls: false not to check"
+    )
+
+
+def test_an_unknown_profile_names_the_closest(tmp_path: Path) -> None:
+    text = "profiles: {crowd: {provider: toloka, token: t}, media: {provider: wesog, api_key: k}}"
+    config = load_config(write(tmp_path, text, mode=0o600), {})
+    with pytest.raises(ConfigError, match=r"unknown profile 'crwod' \(did you mean 'crowd'\? "):
+        config.get("crwod")
+    with pytest.raises(ConfigError) as caught:
+        config.get("zzz")
+    assert "did you mean" not in caught.value.message
+    assert caught.value.message.endswith(": crowd, media)")
+
+
+def test_a_secret_command_runs_when_its_profile_is_used_and_once(tmp_path: Path) -> None:
+    counter = tmp_path / "runs"
+    script = tmp_path / "helper.py"
+    script.write_text(f"open({str(counter)!r}, 'a').write('.'); print('{CANARY}')")
+    text = f"profiles: {{m: {{provider: wesog, api_key_command: [{sys.executable}, {script}]}}}}"
+    config = load_config(write(tmp_path, text), dict(os.environ))
+    assert not counter.exists()  # loading runs nothing
+    config.resolve(["m", "m"])
+    assert config.get("m").secrets["api_key"].reveal() == CANARY
+    assert counter.read_text() == "."
+
+
+def test_a_failed_secret_command_is_not_run_again(tmp_path: Path) -> None:
+    counter = tmp_path / "runs"
+    script = tmp_path / "helper.py"
+    script.write_text(f"import sys; open({str(counter)!r}, 'a').write('.'); sys.exit(1)")
+    text = f"profiles: {{m: {{provider: wesog, api_key_command: [{sys.executable}, {script}]}}}}"
+    config = load_config(write(tmp_path, text), dict(os.environ))
+    for _ in range(3):
+        problem = config.problem("m")
+        assert problem is not None
+        assert "exited with status 1" in problem.message
+    assert counter.read_text() == "."

@@ -165,12 +165,47 @@ def test_toloka_auth_scheme(token: str, scheme: str) -> None:
     [
         ("17", "17"),
         ("/api/4.0/async_status/17", "17"),
+        ("/api/5.0/async_status/17/", "17"),
         ("https://to.example.net/api/4.0/async_status/17", "17"),
+        ("HTTPS://TO.example.net/api/4.0/async_status/17", "17"),
         ("0", "0"),
     ],
 )
 def test_trafficops_ids(text: str, expected: str) -> None:
-    assert trafficops.TrafficOpsProvider.normalize_id(text) == expected
+    assert trafficops.TrafficOpsProvider.id_for(text, TO_PROFILE) == expected
+
+
+TO_PROFILE = parse_config(
+    {"profiles": {"cdn": {"provider": "trafficops", "url": "https://to.example.net",
+                          "username": "u", "password": "p"}}},
+    Path("c.yaml"), {},
+).get("cdn")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Only the exact Location path: text that merely ends like one is not a job id (a
+        # mistyped profile, `cdn-prd:/api/…`, must not read a job of this Traffic Ops).
+        "cdn-prd:/api/4.0/async_status/3",
+        "x/api/4.0/async_status/3",
+        "/api/4.0/async_status/3?x",
+        "https://to.example.net.evil/api/4.0/async_status/3",
+        "https://to.example.net/other/api/4.0/async_status/3",
+    ],
+)
+def test_trafficops_refuses_what_only_ends_like_a_location(text: str) -> None:
+    with pytest.raises(UsageError):
+        trafficops.TrafficOpsProvider.id_for(text, TO_PROFILE)
+
+
+def test_trafficops_location_of_another_host_names_both_hosts() -> None:
+    with pytest.raises(UsageError) as caught:
+        trafficops.TrafficOpsProvider.id_for(
+            "https://to.prod.example/api/4.0/async_status/3", TO_PROFILE
+        )
+    assert "https://to.prod.example" in caught.value.message
+    assert "https://to.example.net" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -277,3 +277,46 @@ def test_reads_wake_on_the_shared_tick() -> None:
 )
 def test_on_tick(now: float, delay: float, not_sooner: bool, expected: float) -> None:
     assert on_tick(now, delay, not_sooner=not_sooner) == pytest.approx(expected)
+
+
+ORIGIN = "https://api.wesog.com"
+
+
+def down_until(until: float, then: Timeline | None = None) -> Timeline:
+    """A job whose origin refuses connections until `until`, then runs `steady(10)`."""
+    job = steady(10.0)
+
+    def at(t: float) -> object:
+        if t < until:
+            return ProviderError("cannot reach Wesog: connection refused", origin=ORIGIN)
+        return job(t)
+
+    return Timeline(at)  # type: ignore[arg-type]
+
+
+def test_an_origin_down_is_probed_by_one_read_for_all() -> None:
+    # 30 operations of one origin that refuses connections for the first 5 s: one read (the
+    # probe) keeps trying it for everyone, within its budget; when it is back, all go on.
+    clock = VirtualClock()
+    jobs = {str(n): down_until(5.0) for n in range(30)}
+    result = watch(jobs, clock, retries=5)
+    assert result.code is ExitCode.OK
+    reads_while_down = sum(1 for job in jobs.values() for t in job.reads if t < 5.0)
+    assert reads_while_down <= 30 + 5  # each op's first read, then only the probe's retries
+    retries = [e for e in result.events if e.kind is EventKind.RETRY]
+    assert len(retries) <= 5
+    assert "30 operations wait on https://api.wesog.com" in str(retries[0].error)
+    assert all(s.state is State.SUCCEEDED for s in result.snapshots)
+
+
+def test_an_origin_down_past_the_budget_ends_all_its_operations_with_one_error() -> None:
+    clock = VirtualClock()
+    jobs = {str(n): down_until(1e9) for n in range(30)}
+    result = watch(jobs, clock, retries=2)
+    assert result.code is ExitCode.UNREACHABLE
+    errors = [e for e in result.events if e.kind is EventKind.ERROR]
+    assert len(errors) == 30
+    assert [e.echo for e in errors].count(False) == 1  # said once, echoed for the others
+    assert len({id(e.error) for e in errors}) == 1
+    assert "this ends all 30 operations of https://api.wesog.com" in str(errors[0].error)
+    assert clock.t < 10  # two retries' backoff, not 30 operations' each

@@ -317,12 +317,19 @@ def test_toloka_log_gone(mock: respx.MockRouter) -> None:
     mock.get("https://t.test/api/v1/operations/x/log").respond(
         404, json={"code": "DOES_NOT_EXIST", "message": "no"}
     )
+    from datetime import UTC, datetime
+
+    from opwatch.errors import NoLongerKept
     from opwatch.model import Operation
 
-    async def rows(provider: Provider) -> list[Any]:
-        return [r async for r in provider.errors(Operation("toloka", "x", State.FAILED, "FAIL"))]
+    finished = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
+    operation = Operation("toloka", "x", State.FAILED, "FAIL", finished_at=finished)
 
-    with pytest.raises(NotFound, match="one month"):
+    async def rows(provider: Provider) -> list[Any]:
+        return [r async for r in provider.errors(operation)]
+
+    # The operation was read a moment before: a 404 for its log is a log gone, not an error.
+    with pytest.raises(NoLongerKept, match=r"no longer kept since 2026-10-31: .* one month"):
         call(mock, config(), "crowd", rows)
 
 

@@ -3,6 +3,7 @@ resolving REFs, and the one place where a command's outcome or error becomes its
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 from opwatch.completion import complete_profile, complete_ref, typed_option
-from opwatch.config import Config, find_config_path, load_config
+from opwatch.config import Config, Profile, find_config_path, load_config
 from opwatch.errors import OpwatchError, UsageError
 from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef
@@ -63,7 +64,9 @@ RefsArgument = Annotated[
     list[str],
     typer.Argument(
         metavar="REF...",
-        help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input.",
+        help="[PROFILE:]ID of each operation; '-' reads more REFs from standard input "
+        "('#' starts a comment). A prefix that is not a profile is an error, never another "
+        "profile's id.",
         show_default=False,
         autocompletion=complete_ref,
     ),
@@ -146,7 +149,8 @@ def open_config(opts: Options, runtime: Runtime) -> Config:
 
 
 def iter_ref_texts(args: Iterable[str], stdin_lines: Callable[[], Iterable[str]]) -> Iterator[str]:
-    """Each REF argument, with `-` replaced by the white-space-separated words of stdin."""
+    """Each REF argument, with `-` replaced by the white-space-separated words of stdin, where
+    `#` starts a comment to the end of its line (a REF list file may explain itself)."""
     read_stdin = False
     for arg in args:
         if arg == "-":
@@ -154,30 +158,30 @@ def iter_ref_texts(args: Iterable[str], stdin_lines: Callable[[], Iterable[str]]
                 continue  # stdin can be read once; a second '-' adds nothing
             read_stdin = True
             for line in stdin_lines():
-                yield from line.split()
+                yield from line.partition("#")[0].split()
         else:
             yield arg
 
 
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""What a profile name looks like in a REF: text before a `:` shaped like this names a
+profile, and is never taken for the start of an id of another profile."""
+_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
 def resolve_refs(texts: Iterable[str], config: Config, profile_override: str | None) -> list[OpRef]:
-    """Parse REFs in order, dropping repeats; a bad REF is a UsageError naming it."""
+    """Parse REFs in order, dropping repeats; a bad REF is a UsageError naming it.
+
+    A REF never reads another profile's operation silently (SPEC.md): `PROFILE:ID` when the
+    text before the first `:` is a profile; else the whole REF must be an id of the default
+    profile in its provider's own syntax. A prefix shaped like a profile name that is neither
+    (`crwod:…`, `cdn-prd:/api/4.0/async_status/3`) is an unknown profile, exit 5, with the
+    closest name.
+    """
     refs: list[OpRef] = []
     seen: set[OpRef] = set()
-    default: str | None = None
     for text in texts:
-        head, sep, rest = text.partition(":")
-        if sep and (head in config.profiles or head in config.broken):
-            profile, raw_id = head, rest
-        else:
-            # Not a profile name: the whole REF is an id of the default profile (SPEC.md).
-            if default is None:
-                default = config.default_name(profile_override)
-            profile, raw_id = default, text
-        provider = provider_class(config.get(profile).provider)
-        try:
-            op_id = provider.normalize_id(raw_id)
-        except UsageError as exc:
-            raise UsageError(f"invalid REF {text!r}: {exc}") from None
+        profile, op_id = _resolve_ref(text, config, profile_override)
         ref = OpRef(profile, op_id)
         if ref not in seen:
             seen.add(ref)
@@ -185,6 +189,41 @@ def resolve_refs(texts: Iterable[str], config: Config, profile_override: str | N
     if not refs:
         raise UsageError("no REF given (pass [PROFILE:]ID, or '-' to read REFs from stdin)")
     return refs
+
+
+def _resolve_ref(text: str, config: Config, profile_override: str | None) -> tuple[str, str]:
+    head, sep, rest = text.partition(":")
+    if sep and (head in config.profiles or head in config.broken):
+        profile = config.get(head)
+        return head, _id_of(text, rest, profile)
+    names_profile = bool(sep) and _PROFILE_NAME.fullmatch(head) is not None
+    if names_profile and not _URL.match(text):
+        try:
+            default = config.get(config.default_name(profile_override))
+            return default.name, provider_class(default.provider).id_for(text, default)
+        except OpwatchError:
+            # Not an id of the default profile either: the prefix was meant as a profile.
+            raise config.unknown(head) from None
+    # Not a profile name: the whole REF is an id of the default profile (SPEC.md).
+    default = config.get(config.default_name(profile_override))
+    return default.name, _id_of(text, text, default)
+
+
+def _id_of(ref: str, text: str, profile: Profile) -> str:
+    try:
+        return provider_class(profile.provider).id_for(text, profile)
+    except UsageError as exc:
+        raise UsageError(f"invalid REF {ref!r}: {exc}") from None
+
+
+def read_targets(
+    refs: Iterable[str], config: Config, opts: Options, runtime: Runtime
+) -> list[OpRef]:
+    """The REFs of a command (`-` reads stdin), resolved; then the secrets of the profiles
+    they use, and only those: another profile's `token_command` never runs."""
+    targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), config, opts.profile)
+    config.resolve(ref.profile for ref in targets)
+    return targets
 
 
 def finish(run: Callable[[], ExitCode], runtime: Runtime) -> int:

@@ -14,10 +14,9 @@ from opwatch.commands.common import (
     RefsArgument,
     VerboseOption,
     finish,
-    iter_ref_texts,
     open_config,
     options,
-    resolve_refs,
+    read_targets,
     runtime_for,
 )
 from opwatch.commands.present import ERROR_ROWS, show_errors
@@ -55,7 +54,7 @@ def list_errors_command(
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON, Output.GITHUB])
         cfg = open_config(opts, runtime)
-        targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
+        targets = read_targets(refs, cfg, opts, runtime)
 
         async def listed() -> ExitCode:
             from opwatch.session import Session  # httpx: imported when a command needs it

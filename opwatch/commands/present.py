@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from opwatch.commands.common import Output
 from opwatch.config import Config
 from opwatch.durations import format_duration
+from opwatch.errors import OpwatchError, shared_by, shared_errors
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.explain import Listing
 from opwatch.model import OperationError, OpRef, State
@@ -82,6 +83,17 @@ def run_wait(
                 result = await watcher.run()
             finally:
                 display.stop()
+            if runtime.stderr_is_tty and not runtime.quiet:  # the live view (see _display)
+                # The live view shows an error as a word in a row; an error that stopped a
+                # whole profile or origin gets its message once here (the line log said it).
+                # The engine shares one error among the operations it stopped, its message
+                # saying how many.
+                said: set[int] = set()
+                for item in result.snapshots:
+                    error = item.error
+                    if error and shared_by(error, item.ref.profile) and id(error) not in said:
+                        said.add(id(error))
+                        out.error(error.message)
             if events:
                 out.line(line(summary_record(result, runtime.now())), flush=True)
             else:
@@ -185,11 +197,19 @@ async def show_errors(
         found = core.list_errors(session, targets, limit=0, group=False, each=emit)
     else:
         found = core.list_errors(session, targets, limit=limit, group=group)
+    stopped: list[tuple[str, OpwatchError]] = []
     async with contextlib.aclosing(found):
         async for listing in found:
-            if listing.error is not None:
-                out.warn(f"{listing.ref}: {listing.error.message}")
+            error = listing.error
+            if error is not None and shared_by(error, listing.ref.profile) is not None:
+                stopped.append((listing.ref.profile, error))  # said once, below
+            elif error is not None:
+                out.warn(f"{listing.ref}: {error.message}")
+            elif listing.gone is not None and fmt is Output.JSON:
+                out.warn(f"{listing.ref}: {listing.gone}")  # the table has a row saying it
             listings.append(listing)
+    for message in shared_errors(stopped):
+        out.warn(message)
     _show(out, listings, fmt, group)
     codes = [listing.error.exit_code for listing in listings if listing.error is not None]
     if exit_status and any(listing.total for listing in listings):

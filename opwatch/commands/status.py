@@ -16,13 +16,13 @@ from opwatch.commands.common import (
     RefsArgument,
     VerboseOption,
     finish,
-    iter_ref_texts,
     open_config,
     options,
-    resolve_refs,
+    read_targets,
     runtime_for,
 )
 from opwatch.config import Config
+from opwatch.errors import OpwatchError, shared_by, shared_errors
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.model import OpRef, Reading, State, reading_code
 from opwatch.render.console import Printer
@@ -59,16 +59,27 @@ def status(
     def run() -> ExitCode:
         fmt = opts.format([Output.TABLE, Output.JSON])
         cfg = open_config(opts, runtime)
-        targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
+        targets = read_targets(refs, cfg, opts, runtime)
+
+        stopped: list[tuple[str, OpwatchError]] = []
 
         def judge(reading: Reading) -> ExitCode:
             _warn_unknown(out, reading)
-            if reading.error is not None:
-                # Errors go to stderr for people even with -q; the table and JSON carry them too.
-                out.error(f"{reading.ref}: {reading.error}")
+            error = reading.error
+            if error is not None:
+                # Errors go to stderr for people even with -q; the table and JSON carry them
+                # too. One that stops a whole profile or origin is said once, at the end.
+                if shared_by(error, reading.ref.profile) is None:
+                    out.error(f"{reading.ref}: {error}")
+                else:
+                    stopped.append((reading.ref.profile, error))
             return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
 
-        return runtime.run(_read_and_show(cfg, out, targets, fmt, judge))
+        try:
+            return runtime.run(_read_and_show(cfg, out, targets, fmt, judge))
+        finally:
+            for message in shared_errors(stopped):
+                out.error(message)
 
     return finish(run, runtime)
 

@@ -14,10 +14,9 @@ from opwatch.commands.common import (
     RefsArgument,
     VerboseOption,
     finish,
-    iter_ref_texts,
     open_config,
     options,
-    resolve_refs,
+    read_targets,
     runtime_for,
 )
 from opwatch.commands.present import ERROR_ROWS, run_wait
@@ -110,7 +109,7 @@ def wait(
             rate_per_profile=rate,
         )
         cfg = open_config(opts, runtime)
-        targets = resolve_refs(iter_ref_texts(refs, lambda: runtime.stdin), cfg, opts.profile)
+        targets = read_targets(refs, cfg, opts, runtime)
         result = run_wait(
             cfg, out, targets, watch_options, fmt, errors_limit=ERROR_ROWS if errors else None
         )

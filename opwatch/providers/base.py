@@ -13,6 +13,7 @@ for httpx (about as long to import as the whole CLI). httpx arrives with the cli
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import re
@@ -96,6 +97,16 @@ class Provider(ABC):
         self.warn: Callable[[str], None] = lambda message: None
         """Where a provider says something a user should know once (a status word its
         definition does not list); the session points it at the runtime's warnings."""
+        self.refused: AuthError | None = None
+        """The refusal that ended this profile for the run: set by the first 401/403 (or
+        refused login) that a re-login did not cure; every later read raises it at once."""
+        self._trusted = False
+        """Whether a read got past the credentials (any answer but a refusal)."""
+        self._first_read = asyncio.Lock()
+        self._failed_connects = 0
+        self._unreachable: ProviderError | None = None
+        """The last failure to connect while no read had got through, shared with the reads
+        that queued behind it."""
 
     @property
     def name(self) -> str:
@@ -112,9 +123,65 @@ class Provider(ABC):
     def normalize_id(text: str) -> str:
         """The operation id in `text`, or a UsageError saying what an id looks like."""
 
+    @classmethod
+    def id_for(cls, text: str, profile: Profile) -> str:
+        """The operation id in `text` for `profile`, or a UsageError: `normalize_id`, unless
+        the provider's ids can name a host, which must then be the profile's own."""
+        return cls.normalize_id(text)
+
     @abstractmethod
     async def fetch(self, op_id: str) -> Operation:
         """One read of the operation `op_id`."""
+
+    async def read(self, op_id: str) -> Operation:
+        """One read of `op_id`, as every command makes it.
+
+        Until a read has got past the credentials, reads of this profile go one at a time and
+        share what the one in flight learns: wrong credentials are refused once, not once per
+        operation (a lockout counts refusals), and a server that cannot be reached is tried
+        once for all the reads queued behind that try, not once each (200 connect timeouts in
+        a row). After a refusal, every read raises that one refusal without asking again.
+        """
+        if self.refused is not None:
+            raise self.refused
+        if self._trusted:
+            return await self._read_checked(op_id)
+        ticket = self._failed_connects
+        async with self._first_read:
+            if self.refused is not None:
+                raise self.refused
+            if self._unreachable is not None and self._failed_connects > ticket:
+                raise self._unreachable  # the try this read waited for could not connect
+            return await self._read_checked(op_id)
+
+    async def _read_checked(self, op_id: str) -> Operation:
+        try:
+            operation = await self.fetch(op_id)
+        except AuthError as exc:
+            self.refused = self.refused or exc
+            raise self.refused from None
+        except ProviderError as exc:
+            if exc.origin is not None:
+                self._failed_connects += 1
+                self._unreachable = exc
+            elif not exc.transient:
+                self._trusted = True  # an answer, if a useless one: the credentials passed
+            raise
+        except OpwatchError:
+            self._trusted = True  # a 404: the credentials were accepted
+            raise
+        self._trusted = True
+        return operation
+
+    async def check(self) -> None:
+        """Prove the credentials with one login or one cheap authenticated read; raise the
+        error a command would meet (`AuthError`, `ProviderError`) when they do not work."""
+        raise ProviderError(f"opwatch cannot check {self.label} profiles", transient=False)
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]` of the profile's URL: what one outage takes down."""
+        return origin_of(self.profile.url)
 
     @abstractmethod
     def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
@@ -194,15 +261,20 @@ class Provider(ABC):
             raise self.transport_error(exc) from None
 
     def transport_error(self, exc: httpx.RequestError) -> ProviderError:
-        """Translate a failure to talk at all: refused, timed out, cut off."""
+        """Translate a failure to talk at all: refused, timed out, cut off. A failure to
+        connect names the origin: it is the same for every operation there."""
+        connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        origin = self.origin if connect else None
         if isinstance(exc, httpx.TimeoutException):
             return ProviderError(
                 f"{self.label} at {self.profile.url} did not answer within "
-                f"{self.profile.timeout_s:g}s (profile '{self.profile.name}')"
+                f"{self.profile.timeout_s:g}s (profile '{self.profile.name}')",
+                origin=origin,
             )
         return ProviderError(
             f"cannot reach {self.label} at {self.profile.url} (profile "
-            f"'{self.profile.name}'): {_transport_reason(exc)}"
+            f"'{self.profile.name}'): {_transport_reason(exc)}",
+            origin=origin,
         )
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
@@ -212,8 +284,8 @@ class Provider(ABC):
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of `response`, or a ProviderError that shows what came instead."""
         try:
-            return _DECODER.decode(response.content.decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError):
+            return _loads(response.content)
+        except ValueError:  # UnicodeDecodeError is one
             raise ProviderError(
                 f"{self.label} at {self.profile.url} answered {response.status_code} with "
                 f"{_describe_body(response)} instead of JSON (profile '{self.profile.name}')"
@@ -251,14 +323,20 @@ class Provider(ABC):
 
     def _detail(self, response: httpx.Response) -> str | None:
         try:
-            payload = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+            payload = _loads(response.content)
+        except ValueError:
             return _describe_body(response) if response.content else None
         try:
             text = self.error_text(payload)
         except (AttributeError, TypeError, KeyError, IndexError):
             text = None
         return _clip(text) if text else None
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of `url`, lower-cased, without a path."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -286,6 +364,17 @@ def _reject_constant(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """JSON as RFC 8259 has it: NaN and Infinity are not JSON, though Python's parser takes them."""
+
+
+def _loads(content: bytes) -> Any:
+    """JSON from a reply body, or ValueError: bytes that are not UTF-8, text that is not JSON,
+    or a string holding half a surrogate pair (`"\\udc80"`), which no output could print."""
+    text = content.decode("utf-8-sig")
+    value = _DECODER.decode(text)
+    if "\\u" in text and re.search(r"\\u[dD][89abcdefABCDEF]", text):
+        # Escaped surrogates: fine in pairs (an emoji), not alone. Rare, so checked only here.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError: ValueError
+    return value
 
 
 def _transport_reason(exc: httpx.RequestError) -> str:

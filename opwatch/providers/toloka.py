@@ -8,11 +8,11 @@ environment is), its id syntax, its auth scheme rule, its parser and its streame
 import math
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
-from opwatch.errors import NotFound, ProviderError, UsageError
+from opwatch.errors import NoLongerKept, NotFound, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
 from opwatch.providers.base import Provider, ProviderSpec
 from opwatch.providers.jsonstream import JSONStreamError, array_items
@@ -62,6 +62,7 @@ PAGE_LIMIT = 300
 at most 300; PROVIDERS.md)."""
 _STATUS_WORDS = {state: word for word, state in _STATES.items()} | {State.PARTIAL: "SUCCESS"}
 """The `status` filter for each state: a partial operation is a SUCCESS with failed items."""
+LOG_KEPT_FOR = timedelta(days=30)
 
 
 def auth_scheme(token: str) -> str:
@@ -165,6 +166,18 @@ def _status_filters(states: Iterable[State] | None) -> list[str | None]:
     return [word for word in _STATES if word in wanted]
 
 
+def _log_gone(operation: Operation) -> str:
+    """Why an operation's errors cannot be listed any more, and since when."""
+    ended = operation.finished_at or operation.submitted_at
+    if ended is None:
+        return f"errors no longer kept: {LOG_KEPT}, and this operation's log is gone"
+    gone = ended + LOG_KEPT_FOR
+    return (
+        f"errors no longer kept since {gone:%Y-%m-%d}: {LOG_KEPT}, and this operation "
+        f"{'finished' if operation.finished_at else 'was submitted'} on {ended:%Y-%m-%d}"
+    )
+
+
 class TolokaProvider(Provider):
     """Reads Toloka operations and their logs."""
 
@@ -245,10 +258,10 @@ class TolokaProvider(Provider):
                     await response.aread()
                     error = self.http_error(response)
                     if isinstance(error, NotFound):
-                        error = NotFound(
-                            f"the log of Toloka operation {operation.id} is gone ({LOG_KEPT}), "
-                            "or the operation does not exist (404)"
-                        )
+                        # The operation was just read, so a 404 for its log means the log
+                        # is gone: Toloka keeps it a month (PROVIDERS.md). That is an answer,
+                        # not a failure: the listing worked, and says the errors are gone.
+                        raise NoLongerKept(_log_gone(operation))
                     raise error
                 async for step in array_items(response.aiter_bytes()):
                     for row in step_errors(step, operation.id):
@@ -259,6 +272,10 @@ class TolokaProvider(Provider):
             ) from None
         except httpx.RequestError as exc:
             raise self.transport_error(exc) from None
+
+    async def check(self) -> None:
+        """One authenticated read of the cheapest kind: a list of at most one operation."""
+        await self.get_json("/api/v1/operations?limit=1", headers=self._auth())
 
     def error_text(self, payload: Any) -> str | None:
         """`{"request_id", "code", "message"}`: `CODE: message`."""

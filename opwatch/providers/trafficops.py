@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from opwatch.errors import AuthError, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, ProviderSpec
+from opwatch.providers.base import Provider, ProviderSpec, origin_of
 from opwatch.providers.parsing import as_id, as_text, done_count, parse_timestamp
 
 if TYPE_CHECKING:
@@ -36,7 +36,10 @@ SPEC = ProviderSpec(
 )
 _ID = re.compile(r"^\d+$")
 # A job's 202 reply names its status as `Location: /api/4.0/async_status/17` (always 4.0).
-_LOCATION = re.compile(r"/api/\d+(?:\.\d+)?/async_status/(\d+)/?$")
+# Only that exact path is a Location: any text that merely ends like one (a mistyped profile
+# in `cdn-prd:/api/4.0/async_status/3`) must not read a job of another Traffic Ops.
+_LOCATION = re.compile(r"/api/\d+(?:\.\d+)?/async_status/(\d+)/?")
+_URL = re.compile(r"(https?://[^/?#\s]+)(/.*)", re.IGNORECASE)
 _STATES = {"PENDING": State.RUNNING, "SUCCEEDED": State.SUCCEEDED, "FAILED": State.FAILED}
 _ERRORS = re.compile(r"(\d+)\s+errors?\b", re.IGNORECASE)
 _GOOD = re.compile(
@@ -113,12 +116,28 @@ class TrafficOpsProvider(Provider):
         cleaned = text.strip()
         if _ID.match(cleaned):
             return str(int(cleaned))
-        location = _LOCATION.search(cleaned)
+        location = _LOCATION.fullmatch(cleaned)
         if location:
             return location.group(1)
         raise UsageError(
             "a Traffic Ops job id is a whole number, or a Location like /api/4.0/async_status/17"
         )
+
+    @classmethod
+    def id_for(cls, text: str, profile: Profile) -> str:
+        """A job id, its Location path, or the Location as a full URL on the profile's own
+        origin: a URL of another host names a job of another Traffic Ops, which this profile
+        must not read in its place."""
+        url = _URL.fullmatch(text.strip())
+        if url is None:
+            return cls.normalize_id(text)
+        given, mine = origin_of(url.group(1)), origin_of(profile.url)
+        if given != mine:
+            raise UsageError(
+                f"{url.group(1)} is not the host of profile '{profile.name}' ({mine}); "
+                "name the profile of that host, or give the job number"
+            )
+        return cls.normalize_id(url.group(2))
 
     async def fetch(self, op_id: str) -> Operation:
         """One read of `GET /api/{version}/async_status/{op_id}`; logs in again once on 401,
@@ -152,9 +171,17 @@ class TrafficOpsProvider(Provider):
             await self._login(after=0)
         return self._logins
 
+    async def check(self) -> None:
+        """A login: the one authenticated step every read begins with."""
+        await self._login(after=self._logins)
+
     async def _login(self, after: int) -> None:
-        """Log in, unless another read already did since login number `after`."""
+        """Log in, unless another read already did since login number `after`. One login at
+        a time, and a refused one is final for the run: the reads waiting on it raise that
+        refusal instead of trying again (a lockout counts failed logins per user)."""
         async with self._login_lock:
+            if self.refused is not None:
+                raise self.refused
             if self._logins > after:
                 return
             for version in self._versions if self.version is None else (self.version,):
@@ -163,7 +190,8 @@ class TrafficOpsProvider(Provider):
                 if response.status_code == 501 and self.version is None:
                     continue
                 if response.status_code in (401, 403):
-                    raise self._login_refused(response)
+                    self.refused = self._login_refused(response)
+                    raise self.refused
                 if not response.is_success:
                     raise self.http_error(response)
                 self.version = version

@@ -117,6 +117,14 @@ class WesogProvider(Provider):
             if _ID.match(operation.id):  # an entry without an id is nothing a REF can name
                 yield operation
 
+    async def check(self) -> None:
+        """One authenticated read of an operation that does not exist: Wesog checks the
+        API-Key before it looks the id up (401 first), so a 404 proves the key, and costs less
+        than `GET /ops`, which lists every operation of the tenant unpaged."""
+        response = await self.send("GET", "/ops/0", headers=self._auth())
+        if response.status_code != 404 and not response.is_success:
+            raise self.http_error(response)
+
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """The operation's `errors[]`: the failed element ids (positions in the batch, most
         likely; shown as given) with Wesog's reason."""

@@ -28,6 +28,8 @@ def errors_table(listings: list[Listing]) -> RenderableType:
         more = listing.total - len(listing.shown)
         if more > 0:
             table.add_row(ref, "", "", "", Text(f"… and {more} more", style="dim"))
+        if listing.gone is not None:
+            table.add_row(ref, "", "", "", Text(listing.gone, style="yellow"))
         notes += _notes(listing)
     return RichGroup(table, *notes) if notes else table
 
@@ -55,6 +57,8 @@ def grouped_table(listings: list[Listing]) -> RenderableType:
                 group.message or "",
                 examples,
             )
+        if listing.gone is not None:
+            table.add_row(str(listing.ref), "", "", "", Text(listing.gone, style="yellow"), "")
         notes += _notes(listing)
     return RichGroup(table, *notes) if notes else table
 
@@ -63,7 +67,7 @@ def _notes(listing: Listing) -> list[Text]:
     notes = []
     if listing.error is not None:
         notes.append(Text(f"{listing.ref}: {listing.error.message}", style="red"))
-    elif listing.total == 0:
+    elif listing.total == 0 and listing.gone is None:
         state = listing.operation.state.value if listing.operation else "unknown"
         notes.append(Text(f"{listing.ref}: no failed items ({state})", style="dim"))
     note = listing.note
@@ -81,6 +85,8 @@ def github_lines(listings: list[Listing]) -> list[str]:
         total += listing.total
         if listing.error is not None:
             lines.append(f"::error title={_prop(str(listing.ref))}::{_data(listing.error.message)}")
+        if listing.gone is not None:
+            lines.append(f"::warning title={_prop(str(listing.ref))}::{_data(listing.gone)}")
         for row in listing.shown:
             if len(lines) >= GITHUB_ANNOTATIONS:
                 break
@@ -120,6 +126,8 @@ def markdown_summary(listings: list[Listing], limit: int = 20) -> str:
             out.append(f"| {_md(str(listing.ref))} | | | | … and {more} more |")
         if listing.error is not None:
             out.append(f"| {_md(str(listing.ref))} | | | error | {_md(listing.error.message)} |")
+        if listing.gone is not None:
+            out.append(f"| {_md(str(listing.ref))} | | | | {_md(listing.gone)} |")
     return "\n".join(out) + "\n\n"
 
 

@@ -244,7 +244,8 @@ class LineLog:
             )
         elif event.kind is EventKind.ERROR:
             assert event.error is not None
-            self._write(event.at, f"{snapshot.ref} {ERROR}: {event.error.message}")
+            if not event.echo:  # one error that ended many operations is said once
+                self._write(event.at, f"{snapshot.ref} {ERROR}: {event.error.message}")
         elif self._last_state.get(snapshot.ref, "none") != snapshot.state:
             self._last_state[snapshot.ref] = snapshot.state
             self._write(event.at, f"{snapshot.ref} {_describe(snapshot)}")

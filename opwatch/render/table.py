@@ -97,5 +97,7 @@ def profiles_table(records: list[dict[str, object]]) -> Table:
         assert isinstance(credentials, dict)
         where = ", ".join(f"{key} from {source}" for key, source in credentials.items())
         status = Text("ok", style="green") if record["ok"] else Text(str(record["problem"]), "red")
+        if record.get("check") not in (None, "ok", "unresolved"):  # profiles --check
+            status = Text(f"{record['check']}: {record['check_message']}", "red")
         table.add_row(name, str(record["provider"] or ""), str(record["url"] or ""), where, status)
     return table

@@ -189,7 +189,7 @@ def test_1_a_bug_is_one_line_without_traceback(
     def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("opwatch.commands.status.resolve_refs", broken)
+    monkeypatch.setattr("opwatch.commands.status.read_targets", broken)
     result = cli("status", "media:1")
     assert result.code == 1
     assert result.stderr.splitlines() == [

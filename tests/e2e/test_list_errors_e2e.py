@@ -110,14 +110,6 @@ def test_github_annotations_and_step_summary(
     assert "| VALUE_REQUIRED |" in text
 
 
-def test_a_log_older_than_a_month_is_gone(cli: Cli, sim: Simulator, config: Path) -> None:
-    ref = sim.add_operation({"provider": "toloka", "fail_fraction": 0.5, "age_days": 40,
-                             "age_s": 100})  # fmt: skip
-    result = cli("list-errors", ref)
-    assert result.code == 8
-    assert "keeps an operation's log for one month" in result.stderr
-
-
 def test_wait_errors(cli: Cli, sim: Simulator, failing: dict[str, str], config: Path) -> None:
     result = cli("wait", failing["pool"], failing["clean"], failing["cdn"], "--errors")
     assert result.code == 3
