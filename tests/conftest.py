@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-
 # Property tests judge what a parser returns, never how fast: a per-example deadline or the
 # too-slow health check fails them on a loaded 2-core machine for no fault of the code.
 settings.register_profile("opwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
