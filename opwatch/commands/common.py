@@ -127,7 +127,7 @@ class Options:
         chosen = Output.JSON.value if self.json else (self.output or default.value)
         if chosen not in allowed:
             names = ", ".join(allowed)
-            raise UsageError(f"-o {chosen}: this command's formats are {names}")
+            raise UsageError(f"-o {chosen} is not available here (choose from {names})")
         return Output(chosen)
 
 

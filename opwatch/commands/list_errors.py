@@ -35,7 +35,8 @@ def list_errors_command(
         bool,
         typer.Option(
             "--group",
-            help="Fold identical code, field and message into one row with a count, in every format.",
+            help="Fold identical code, field and message into one row with a count, in "
+            "every format.",
         ),
     ] = False,
     exit_status: Annotated[

@@ -56,9 +56,11 @@ def cell_width(cell: object) -> int:
     return max((cell_len(line) for line in text.split("\n")), default=0)
 
 
-def naturals(columns: Sequence[Column], rows: Iterable[Sequence[object]]) -> list[int]:
-    """Each column's natural width: its header or its widest cell."""
-    widths = [cell_len(column.header) for column in columns]
+def naturals(
+    columns: Sequence[Column], rows: Iterable[Sequence[object]], *, headers: bool = True
+) -> list[int]:
+    """Each column's natural width: its header (when shown) or its widest cell."""
+    widths = [cell_len(column.header) if headers else 0 for column in columns]
     for row in rows:
         for index, cell in enumerate(row):
             width = cell_width(cell)
@@ -168,27 +170,51 @@ class AtWidth:
         return Measurement(self.width, self.width)
 
 
-class Headed:
-    """Rows under headings: each heading (a REF) whole on a line of its own, however long,
-    then its row of `body` indented under it. Each row of `body` must be one line (every
-    column no_wrap), so that the n-th line after the header belongs to the n-th heading."""
+class Interleaved:
+    """The one-line rows of `body`, each with a line of its own before it (a REF too long to
+    share a line) and after it (a detail too long for its column), where given. Each row of
+    `body` must be one line (every column no_wrap), so that the n-th line after the header
+    belongs to the n-th row.
 
-    def __init__(self, headings: Sequence[Text], body: Table, body_width: int) -> None:
-        self.headings = headings
+    `before` lines are printed whole, past the width if they must (`crop=False`: a table for
+    stdout) or folded onto the next line (`crop=True`: a live frame, which must never be wider
+    than the screen); `after` lines end in an ellipsis at the width."""
+
+    def __init__(
+        self,
+        body: Table,
+        body_width: int,
+        *,
+        before: Sequence[Text | None] = (),
+        after: Sequence[Text | None] = (),
+        indent: int = 0,
+        crop: bool = False,
+    ) -> None:
         self.body = body
         self.body_width = max(1, body_width)
+        self.before = before
+        self.after = after
+        self.indent = indent
+        self.crop = crop
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = console.render_lines(self.body, options.update_width(self.body_width), pad=False)
-        indent = Segment(" " * INDENT)
+        pad = Segment(" " * self.indent)
         rows: Iterator[list[Segment]] = iter(lines)
         if self.body.show_header:
-            yield indent
+            yield pad
             yield from next(rows)
             yield Segment.line()
-        for heading, line in zip(self.headings, rows, strict=False):
-            yield from heading.render(console, end="")  # whole, past the width if it must
-            yield Segment.line()
-            yield indent
+        for index, line in enumerate(rows):
+            head = self.before[index] if index < len(self.before) else None
+            if head is not None and self.crop:
+                yield from console.render(head, options)
+            elif head is not None:
+                yield from head.render(console, end="")  # whole, past the width if it must
+                yield Segment.line()
+            yield pad
             yield from line
             yield Segment.line()
+            tail = self.after[index] if index < len(self.after) else None
+            if tail is not None:
+                yield from console.render(tail, options)

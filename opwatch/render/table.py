@@ -12,7 +12,7 @@ from opwatch.render.fit import (
     INDENT,
     AtWidth,
     Column,
-    Headed,
+    Interleaved,
     fit,
     heading,
     naturals,
@@ -111,7 +111,7 @@ def one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-Fitted = AtWidth | Headed
+Fitted = AtWidth | Interleaved
 
 
 def fitted_rows(
@@ -129,7 +129,8 @@ def fitted_rows(
     body_width = max(1, width - INDENT)
     rest_widths = fit(rest, naturals(rest, (row[1:] for row in rows)), body_width, drop_order)
     body = table(rest, rest_widths, (row[1:] for row in rows))
-    return Headed([heading(row[0].plain) for row in rows], body, total_width(rest_widths))
+    headings = [heading(row[0].plain) for row in rows]
+    return Interleaved(body, total_width(rest_widths), before=headings, indent=INDENT)
 
 
 def profiles_table(records: list[dict[str, object]]) -> Table:
