@@ -37,7 +37,8 @@ from opwatch.commands.wait import wait
 from opwatch.exitcodes import ExitCode, help_epilog
 from opwatch.runtime import Runtime
 
-EXIT_CODES = help_epilog()
+EXIT_CODES = "\b\n" + help_epilog()
+"""click re-wraps help paragraphs; one that starts with \\b keeps its lines (the code table)."""
 
 app = typer.Typer(
     name="opwatch",
@@ -45,6 +46,10 @@ app = typer.Typer(
     epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
+    # Plain help, as click writes it: paragraphs re-wrapped to the terminal as whole sentences,
+    # no boxes in a pipe, and the same plain style as opwatch's one-line errors. (typer's rich
+    # help keeps the docstrings' line breaks, so sentences broke mid-line.)
+    rich_markup_mode=None,
     # Tracebacks with locals would print tokens; opwatch reports its own errors anyway.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -81,12 +86,17 @@ def main_options(
     context(ctx).before = Options(config, profile, output, json, verbose, quiet)
 
 
-app.command(epilog=EXIT_CODES)(status)
-app.command(epilog=EXIT_CODES)(wait)
-app.command("list-errors", epilog=EXIT_CODES)(list_errors_command)
-app.command()(demo)
-app.command()(simulate)
-app.command()(profiles)
+# Each short help is one whole sentence that fits the command list at 80 columns.
+app.command(epilog=EXIT_CODES, short_help="One read of each operation, then exit.")(status)
+app.command(
+    epilog=EXIT_CODES, short_help="Poll until every operation ends or the deadline passes."
+)(wait)
+app.command("list-errors", epilog=EXIT_CODES, short_help="The failed items of each operation.")(
+    list_errors_command
+)
+app.command(short_help="Watch jobs of all three providers on the built-in simulator.")(demo)
+app.command(short_help="Run the simulator of all three providers in the foreground.")(simulate)
+app.command(short_help="The configured profiles, and whether each resolves.")(profiles)
 
 
 # click's UsageError (typer vendors click from 0.22 on, and re-exports only its subclass

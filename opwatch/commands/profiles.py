@@ -1,16 +1,18 @@
 """`opwatch profiles`: the configured profiles, never their secrets, and whether each resolves."""
 
+from typing import Annotated
+
 import typer
 
 from opwatch.commands.common import (
     ConfigOption,
     JsonOption,
     Output,
-    OutputOption,
     QuietOption,
     finish,
     open_config,
     options,
+    output_option,
     runtime_for,
 )
 from opwatch.config import Config
@@ -21,7 +23,7 @@ from opwatch.render.console import Printer
 def profiles(
     ctx: typer.Context,
     config: ConfigOption = None,
-    output: OutputOption = None,
+    output: Annotated[str | None, output_option(Output.TABLE, Output.JSON)] = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> int:
