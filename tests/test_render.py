@@ -455,3 +455,8 @@ def test_line_log_heartbeat_names_the_unfinished() -> None:
         "read 1m01s ago",
         "12:00:00   media:1004 running 300/1000, retrying: Wesog answered 503 Service Unavailable",
     ]
+
+
+def test_the_readme_pictures_the_live_view_as_it_is() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert (SCREENS / "live-80.txt").read_text(encoding="utf-8") in readme
