@@ -187,9 +187,18 @@ def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str,
                 finally:
                     view.stop()
                 cpu = time.process_time() - began
-                return cpu, view.refresh_seconds, events, view.frames, view.slowest_frame_seconds
+                recent = sorted(view.recent_frame_seconds)
+                p95 = recent[int(0.95 * (len(recent) - 1))] if recent else 0.0
+                return (
+                    cpu,
+                    view.refresh_seconds,
+                    events,
+                    view.frames,
+                    p95,
+                    view.slowest_frame_seconds,
+                )
 
-    cpu, refresh, events, frames, slowest = runtime.run(main())
+    cpu, refresh, events, frames, p95, slowest = runtime.run(main())
     return {
         "events the live view received": events,
         "client CPU (s)": cpu,
@@ -197,6 +206,7 @@ def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str,
         "refresh share of client CPU": refresh / cpu,
         "frames drawn": frames,
         "mean frame CPU (ms)": 1000 * refresh / max(1, frames),
+        "95th percentile frame (ms)": 1000 * p95,
         "slowest frame CPU (ms)": 1000 * slowest,
     }
 

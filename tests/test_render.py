@@ -460,3 +460,32 @@ def test_line_log_heartbeat_names_the_unfinished() -> None:
 def test_the_readme_pictures_the_live_view_as_it_is() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert (SCREENS / "live-80.txt").read_text(encoding="utf-8") in readme
+
+
+def test_a_resize_redraws_from_the_top_of_the_screen() -> None:
+    screen_file = io.StringIO()
+    console = Console(file=screen_file, width=120, height=40, force_terminal=True)
+    clock = VirtualClock()
+    events = live_events()
+    view = LiveView(
+        console,
+        [event.snapshot for event in events],
+        clock=clock.monotonic,
+        sleep=clock.sleep,
+        transient=True,
+    )
+    live = view._live
+    live.start(refresh=True)
+    try:
+        live.refresh()
+        same_size = screen_file.getvalue()[len(screen_file.getvalue()) // 2 :]
+        assert "\x1b[1A" in same_size  # an ordinary frame moves up over the last one
+        screen_file.seek(0)
+        screen_file.truncate()
+        console.width = 80  # the terminal shrank: the last frame was re-wrapped by it
+        live.refresh()
+        resized = screen_file.getvalue()
+        assert resized.startswith("\x1b[2J\x1b[H")  # cleared, drawn at the top
+        assert "\x1b[1A" not in resized  # no move up by a line count that no longer holds
+    finally:
+        live.stop()

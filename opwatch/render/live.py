@@ -19,10 +19,10 @@ import heapq
 import itertools
 import operator
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
@@ -47,6 +47,9 @@ SHOWN_IN_AGGREGATE = 5
 """Rows per section of the aggregate at most, fewer when the screen is short."""
 GLANCE_EVERY_S = 1.0
 REFRESH_EVERY_S = 0.25
+CROWDED_REFRESH_EVERY_S = 0.5
+"""The aggregate (thousands of operations) is drawn twice a second: it is a summary, and its
+frame, the dearest one, is most of what the live view costs then (bench/scale.py)."""
 STALE_READ_S = 10.0
 """A read older than this is said to be (`read 25s ago`): the figures beside it are guesses."""
 EXTRAPOLATE_UP_TO = 99.0
@@ -131,6 +134,8 @@ class LiveView:
         self._glance: tuple[float, list[int]] = (-1e9, [])
         """When the aggregate's slowest were picked, and them."""
         self._ticker: asyncio.Task[None] | None = None
+        self._crowded = False
+        """Whether the last frame was the aggregate."""
         self._live = _TimedLive(
             get_renderable=self.render,
             console=console,
@@ -155,6 +160,11 @@ class LiveView:
         """CPU of the most expensive frame so far."""
         return self._live.slowest_frame
 
+    @property
+    def recent_frame_seconds(self) -> list[float]:
+        """CPU of each of the last thousand frames."""
+        return list(self._live.recent)
+
     def start(self) -> None:
         """Show the first frame and keep refreshing; called on the event loop."""
         self._live.start(refresh=True)
@@ -162,7 +172,7 @@ class LiveView:
 
     async def _refresh_every(self) -> None:
         while True:
-            await self.sleep(REFRESH_EVERY_S)
+            await self.sleep(CROWDED_REFRESH_EVERY_S if self._crowded else REFRESH_EVERY_S)
             self._live.refresh()
 
     def event(self, event: Event) -> None:
@@ -211,6 +221,7 @@ class LiveView:
             body, lines = self._lines(range(len(self.latest)), detail_lines=True)[0]
             if lines > room:
                 body, _ = self._lines(range(len(self.latest)))[0]
+        self._crowded = body is None
         if body is None:
             body = self._aggregate(room, per_row)
         return Group(body, self._overall(finished))
@@ -495,10 +506,14 @@ class _TimedLive(Live):
     """rich's Live, counting the CPU its refreshes take, and redrawing from the top of the
     screen after a resize."""
 
-    cpu_seconds = 0.0
-    frames = 0
-    slowest_frame = 0.0
-    _drawn_size: tuple[int, int] | None = None
+    def __init__(self, **options: Any) -> None:
+        self.cpu_seconds = 0.0
+        self.frames = 0
+        self.slowest_frame = 0.0
+        self.recent: deque[float] = deque(maxlen=1000)
+        """CPU of each of the last thousand frames."""
+        self._drawn_size: tuple[int, int] | None = None
+        super().__init__(**options)
 
     def refresh(self) -> None:
         began = time.thread_time()
@@ -513,6 +528,7 @@ class _TimedLive(Live):
             self.cpu_seconds += spent
             self.frames += 1
             self.slowest_frame = max(self.slowest_frame, spent)
+            self.recent.append(spent)
 
     def _redraw_from_top(self) -> None:
         # A terminal that changed size has re-wrapped (or cut) the last frame: how many lines
