@@ -150,7 +150,11 @@ def _command() -> Callable[..., object]:
 def _usage_error(exc: Exception, runtime: Runtime) -> int:
     """A bad flag or argument: one line in opwatch's style, and exit code 2."""
     if type(exc).__name__ == "NoArgsIsHelpError":
-        return int(ExitCode.USAGE)  # `opwatch` alone: the help page is already out
+        # `opwatch` alone: the help page, which click carries as the error's message.
+        page = exc.format_message() if hasattr(exc, "format_message") else ""
+        if page:
+            print(page, file=runtime.stdout, flush=True)
+        return int(ExitCode.USAGE)
     ctx = getattr(exc, "ctx", None)
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     # click says "No such option: --x." where opwatch says "no such option: --x".
