@@ -143,7 +143,8 @@ def bare_socket_run(sim: SimulatorProcess) -> dict[str, float]:
 
 def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str, float]:
     """The same wait in this process through opwatch's own wait service, its events going to
-    the live view, drawn into a file-backed console."""
+    the live view, drawn into a file-backed console of 160x40: the aggregate, with every
+    frame extrapolating the operations it shows from their last reads."""
     from opwatch import core
     from opwatch.config import load_config
     from opwatch.model import OpRef
@@ -167,7 +168,9 @@ def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str,
 
         async with Session(config, runtime) as session:
             with (folder / "live.txt").open("w") as screen:
-                console = make_console(screen, color=True, width=160, terminal=True)
+                console = make_console(
+                    screen, color=True, width=160, terminal=True, env={"LINES": "40"}
+                )
                 options = WatchOptions(timeout_s=900, rate_per_profile=rate)
                 watcher = core.watcher(session, refs, options, report)
                 view = LiveView(
@@ -183,14 +186,28 @@ def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str,
                     await watcher.run()
                 finally:
                     view.stop()
-                return time.process_time() - began, view.refresh_seconds, events
+                cpu = time.process_time() - began
+                recent = sorted(view.recent_frame_seconds)
+                p95 = recent[int(0.95 * (len(recent) - 1))] if recent else 0.0
+                return (
+                    cpu,
+                    view.refresh_seconds,
+                    events,
+                    view.frames,
+                    p95,
+                    view.slowest_frame_seconds,
+                )
 
-    cpu, refresh, events = runtime.run(main())
+    cpu, refresh, events, frames, p95, slowest = runtime.run(main())
     return {
         "events the live view received": events,
         "client CPU (s)": cpu,
         "live view refresh CPU (s)": refresh,
         "refresh share of client CPU": refresh / cpu,
+        "frames drawn": frames,
+        "mean frame CPU (ms)": 1000 * refresh / max(1, frames),
+        "95th percentile frame (ms)": 1000 * p95,
+        "slowest frame CPU (ms)": 1000 * slowest,
     }
 
 
@@ -240,7 +257,8 @@ def main() -> None:
                           f"  {name:<32} {value:10d}")  # fmt: skip
             print()
     print("targets: every end detected; at 1,000: ≤ 0.5 ms CPU per request, ≤ 150 MB RSS;")
-    print("         at 10,000: ≤ 300 MB RSS, live view refresh < 10% of the client's CPU")
+    print("         at 10,000: ≤ 300 MB RSS, live view refresh < 10% of the client's CPU,")
+    print("         a frame < 20 ms")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"(this benchmark process itself peaked at {usage.ru_maxrss / 1024:.0f} MB)")
 

@@ -40,7 +40,8 @@ from opwatch.commands.wait import wait
 from opwatch.exitcodes import ExitCode, help_epilog
 from opwatch.runtime import Runtime
 
-EXIT_CODES = help_epilog()
+EXIT_CODES = "\b\n" + help_epilog()
+"""click re-wraps help paragraphs; one that starts with \\b keeps its lines (the code table)."""
 
 app = typer.Typer(
     name="opwatch",
@@ -51,6 +52,10 @@ app = typer.Typer(
     # call opwatch back with _OPWATCH_COMPLETE set (typer's own mechanism, at no start-up cost:
     # typer imports its completion module anyway). opwatch.completion adds profile names.
     add_completion=True,
+    # Plain help, as click writes it: paragraphs re-wrapped to the terminal as whole sentences,
+    # no boxes in a pipe, and the same plain style as opwatch's one-line errors. (typer's rich
+    # help keeps the docstrings' line breaks, so sentences broke mid-line.)
+    rich_markup_mode=None,
     # Tracebacks with locals would print tokens; opwatch reports its own errors anyway.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -87,15 +92,24 @@ def main_options(
     context(ctx).before = Options(config, profile, output, json, verbose, quiet)
 
 
-app.command(epilog=EXIT_CODES)(status)
-app.command(epilog=EXIT_CODES)(wait)
-app.command("list-errors", epilog=EXIT_CODES)(list_errors_command)
-app.command("list", epilog=EXIT_CODES)(list_command)
-app.command()(demo)
-app.command()(simulate)
-app.command()(profiles)
-app.add_typer(providers_app, name="providers")
-app.add_typer(config_app)
+# Each short help is one whole sentence that fits the command list at 80 columns.
+app.command(epilog=EXIT_CODES, short_help="One read of each operation, then exit.")(status)
+app.command(
+    epilog=EXIT_CODES, short_help="Poll until every operation ends or the deadline passes."
+)(wait)
+app.command("list-errors", epilog=EXIT_CODES, short_help="The failed items of each operation.")(
+    list_errors_command
+)
+app.command(short_help="Watch jobs of all three providers on the built-in simulator.")(demo)
+app.command(short_help="Run the simulator of all three providers in the foreground.")(simulate)
+app.command(short_help="The configured profiles, and whether each resolves.")(profiles)
+app.command("list", epilog=EXIT_CODES, short_help="The operations a provider lists, filtered.")(
+    list_command
+)
+app.add_typer(
+    providers_app, name="providers", short_help="Built-in and declared providers; check one."
+)
+app.add_typer(config_app, short_help="Write a starter config, or say which file is read.")
 
 
 # click's UsageError (typer vendors click from 0.22 on, and re-exports only its subclass
@@ -153,7 +167,11 @@ def _command() -> Callable[..., object]:
 def _usage_error(exc: Exception, runtime: Runtime) -> int:
     """A bad flag or argument: one line in opwatch's style, and exit code 2."""
     if type(exc).__name__ == "NoArgsIsHelpError":
-        return int(ExitCode.USAGE)  # `opwatch` alone: the help page is already out
+        # `opwatch` alone: the help page, which click carries as the error's message.
+        page = exc.format_message() if hasattr(exc, "format_message") else ""
+        if page:
+            print(page, file=runtime.stdout, flush=True)
+        return int(ExitCode.USAGE)
     ctx = getattr(exc, "ctx", None)
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     # click says "No such option: --x." where opwatch says "no such option: --x".

@@ -52,6 +52,19 @@ class Listing:
     total: int = 0
     """Rows listed in all."""
     groups: dict[GroupKey, Group] = dataclasses.field(default_factory=dict)
+    items_named: int = 0
+    """Distinct items the rows name, counted as they stream: a provider lists the rows of one
+    item together (a Toloka step carries all of its fields), so a change of item is a new one."""
+    last_item: str | None = None
+
+    @property
+    def failed_items(self) -> int:
+        """How many items failed: the provider's own count where it gives one (Wesog's num_bad
+        may count more than `errors` lists), else the items the rows name, else the rows."""
+        named = self.items_named or self.total
+        if self.operation is not None and self.operation.error_count is not None:
+            return max(self.operation.error_count, self.items_named)
+        return named
 
     @property
     def note(self) -> str | None:
@@ -82,6 +95,9 @@ async def read_errors(
         listing.operation = await provider.read(ref.id)
         async for row in provider.errors(listing.operation):
             listing.total += 1
+            if row.item is not None and row.item != listing.last_item:
+                listing.items_named += 1
+                listing.last_item = row.item
             if each is not None:
                 each(ref, row)
             if limit is None or len(listing.shown) < limit:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PIPE_WIDTH = 160
+PIPE_WIDTH = 10_000
+"""The console width of a pipe or a file: tables there take their natural widths (see
+opwatch.render.fit), and text is not folded at any width a reader did not choose."""
 
 
 def _utcnow() -> datetime:
@@ -81,7 +83,7 @@ class Runtime:
 
     @property
     def stdout_width(self) -> int | None:
-        """Width for tables on stdout: the terminal's, or $COLUMNS, else wide enough that a
+        """Width for text on stdout: the terminal's, or $COLUMNS, else wide enough that a
         pipe or a file gets whole lines rather than folded ones."""
         if self.stdout_is_tty or self.env.get("COLUMNS"):
             return None

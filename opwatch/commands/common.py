@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,10 +24,34 @@ class Output(StrEnum):
     """Output formats; each command accepts the ones that make sense for it."""
 
     TABLE = "table"
+    WIDE = "wide"
     JSON = "json"
     EVENTS = "events"
     GITHUB = "github"
     REF = "ref"
+
+
+OUTPUT_MEANINGS = {
+    Output.TABLE: "a table fitted to the terminal (the default)",
+    Output.WIDE: "the table with every column, unclipped",
+    Output.JSON: "JSON Lines, one object per line",
+    Output.EVENTS: "JSON Lines as things happen, then a summary line",
+    Output.GITHUB: "GitHub Actions annotations, at most 10, then a notice with the totals",
+}
+
+
+def output_option(*formats: Output) -> Any:
+    """The -o/--output option of a command that accepts `formats`: its help lists them, each
+    with what it gives. The value is checked by Options.format, whose usage error names the
+    formats of this command (a click Choice would name every format of every command)."""
+    meanings = "; ".join(f"{fmt.value}: {OUTPUT_MEANINGS[fmt]}" for fmt in formats)
+    return typer.Option(
+        "--output",
+        "-o",
+        metavar="|".join(fmt.value for fmt in formats),
+        help=f"Output format. {meanings}.",
+        show_default=False,
+    )
 
 
 ConfigOption = Annotated[
@@ -52,8 +76,14 @@ ProfileOption = Annotated[
     ),
 ]
 OutputOption = Annotated[
-    Output | None,
-    typer.Option("--output", "-o", help="Output format.", show_default=False),
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        help="Output format; each command's help lists the ones it accepts.",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Same as -o json.")]
 VerboseOption = Annotated[
@@ -79,7 +109,8 @@ class Options:
 
     config: str | None = None
     profile: str | None = None
-    output: Output | None = None
+    output: str | None = None
+    """As given: checked against the command's formats by `format`."""
     json: bool = False
     verbose: bool = False
     quiet: bool = False
@@ -97,14 +128,14 @@ class Options:
 
     def format(self, allowed: Iterable[Output], default: Output = Output.TABLE) -> Output:
         """The output format asked for, or a UsageError when this command has no such format."""
+        allowed = tuple(allowed)
         if self.json and self.output not in (None, Output.JSON):
             raise UsageError(f"--json and -o {self.output} contradict each other")
-        chosen = Output.JSON if self.json else (self.output or default)
-        allowed = tuple(allowed)
+        chosen = Output.JSON.value if self.json else (self.output or default.value)
         if chosen not in allowed:
             names = ", ".join(allowed)
             raise UsageError(f"-o {chosen} is not available here (choose from {names})")
-        return chosen
+        return Output(chosen)
 
 
 @dataclass

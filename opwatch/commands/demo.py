@@ -1,7 +1,11 @@
 """`opwatch demo`: the whole product against the built-in simulator, no account needed."""
 
 import os
+import shlex
+import shutil
+import sys
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,16 +21,36 @@ from opwatch.runtime import Runtime
 from opwatch.watch import WatchOptions
 
 NEXT_STEPS = """\
-Try next, against a simulator of your own:
-  opwatch simulate --write-config /tmp/sim.yaml > /tmp/refs.txt &
+Try next, against a simulator of your own (each command ends within a minute):
+  {opwatch} simulate --write-config /tmp/sim.yaml > /tmp/refs.txt & sleep 2
   export OPWATCH_CONFIG=/tmp/sim.yaml
-  opwatch status - < /tmp/refs.txt
-  opwatch wait $(head -3 /tmp/refs.txt) --timeout 2m
-  opwatch wait - --json < /tmp/refs.txt | jq -r 'select(.state != "succeeded") | .ref'
-  opwatch list-errors $(grep crowd: /tmp/refs.txt | sed -n 2p) --group
-  opwatch list crowd --state running -o ref | opwatch wait -
-Then point a profile at your own account: opwatch config init --provider toloka
+  {opwatch} status - < /tmp/refs.txt
+  {opwatch} wait $(head -3 /tmp/refs.txt) --timeout 2m
+  {opwatch} wait - --json --timeout 30s < /tmp/refs.txt | jq -r 'select(.state != "succeeded").ref'
+  {opwatch} list-errors $(grep crowd: /tmp/refs.txt | sed -n 2p) --group
+  {opwatch} list crowd --state running -o ref | {opwatch} wait - --timeout 30s
+  kill %1    # stops the simulator
+Then point a profile at your own account: {opwatch} config init --provider toloka
 """
+"""The simulator's default scenario holds day-long and stuck jobs (every state at any moment),
+so a wait on all of its REFs ends at its deadline: hence `--timeout 30s`, and exit 4."""
+
+
+def next_steps(env: Mapping[str, str]) -> str:
+    """The "try next" commands, runnable as printed in the shell the demo was started from.
+
+    After `uv run opwatch demo`, `opwatch` is on the PATH of the demo's process only (uv puts
+    the project's environment first there, and says so in UV_RUN_RECURSION_DEPTH), not in the
+    user's shell: the commands then start with `uv run opwatch`. Without uv and off the PATH
+    (`python -m opwatch demo`), they name the Python that runs the demo.
+    """
+    if env.get("UV_RUN_RECURSION_DEPTH"):
+        command = "uv run opwatch"
+    elif shutil.which("opwatch", path=env.get("PATH")):
+        command = "opwatch"
+    else:
+        command = f"{shlex.quote(sys.executable)} -m opwatch"
+    return NEXT_STEPS.format(opwatch=command)
 
 
 def demo(
@@ -62,7 +86,7 @@ def run_demo(runtime: Runtime, speed: float = 1.0) -> ExitCode:
         )
         watch = WatchOptions(timeout_s=max(30.0, 120.0 / speed))
         result = run_wait(cfg, out, refs, watch, Output.TABLE, errors_limit=5)
-    out.line(f"\nThe wait ended with exit code {int(result.code)}.\n\n{NEXT_STEPS}")
+    out.line(f"\nThe wait ended with exit code {int(result.code)}.\n\n{next_steps(runtime.env)}")
     return ExitCode.OK
 
 

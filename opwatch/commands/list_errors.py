@@ -8,7 +8,6 @@ from opwatch.commands.common import (
     ConfigOption,
     JsonOption,
     Output,
-    OutputOption,
     ProfileOption,
     QuietOption,
     RefsArgument,
@@ -16,6 +15,7 @@ from opwatch.commands.common import (
     finish,
     open_config,
     options,
+    output_option,
     read_targets,
     runtime_for,
 )
@@ -31,20 +31,30 @@ def list_errors_command(
         int, typer.Option("--limit", min=1, metavar="N", help="Rows per operation in the table.")
     ] = ERROR_ROWS,
     group: Annotated[
-        bool, typer.Option("--group", help="Fold identical code+field+message into one row.")
+        bool,
+        typer.Option(
+            "--group",
+            help="Fold identical code, field and message into one row with a count, in "
+            "every format.",
+        ),
     ] = False,
     exit_status: Annotated[
         bool, typer.Option("--exit-status", help="Exit 3 when any error was listed.")
     ] = False,
     config: ConfigOption = None,
     profile: ProfileOption = None,
-    output: OutputOption = None,
+    output: Annotated[
+        str | None, output_option(Output.TABLE, Output.WIDE, Output.JSON, Output.GITHUB)
+    ] = None,
     json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> int:
-    """The failed items of each operation, as a table, JSON Lines (-o json, every row) or
-    GitHub annotations (-o github, plus a $GITHUB_STEP_SUMMARY table when set)."""
+    """The failed items of each operation, one row each, or folded with --group.
+
+    The table shows --limit rows per operation; -o json writes every row (or every group);
+    -o github writes annotations and, when $GITHUB_STEP_SUMMARY is set, a Markdown table there.
+    """
     opts = options(
         ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
     )
@@ -52,7 +62,7 @@ def list_errors_command(
     out = Printer(runtime)
 
     def run() -> ExitCode:
-        fmt = opts.format([Output.TABLE, Output.JSON, Output.GITHUB])
+        fmt = opts.format([Output.TABLE, Output.WIDE, Output.JSON, Output.GITHUB])
         cfg = open_config(opts, runtime)
         targets = read_targets(refs, cfg, opts, runtime)
 

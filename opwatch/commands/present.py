@@ -56,7 +56,8 @@ def run_wait(
 ) -> WatchResult:
     """Wait on one event loop and one session: progress on stderr, the final states on stdout,
     then, with `errors_limit`, the errors of the operations that did not succeed (`--errors`,
-    the demo). On Ctrl-C or SIGTERM, print the last known states and let it propagate."""
+    the demo), and the verdict on stderr. On Ctrl-C or SIGTERM, print the last known states
+    and let it propagate."""
     from opwatch import core
     from opwatch.session import Session  # httpx: imported when a command needs it
 
@@ -76,7 +77,7 @@ def run_wait(
 
             watcher = core.watcher(session, targets, watch_options, report)
             holder.append(watcher)
-            display = _display(out, watcher.snapshots())
+            display = _display(out, watcher.snapshots(), fmt, watch_options)
             _announce(out, watcher)
             display.start()
             try:
@@ -96,10 +97,11 @@ def run_wait(
                         out.error(error.message)
             if events:
                 out.line(line(summary_record(result, runtime.now())), flush=True)
-            else:
-                _show_final(out, result.snapshots, fmt)
+            verdict = _verdict(result, watch_options)
+            _show_final(out, result.snapshots, fmt, verdict)
             if errors_limit is not None:
                 await _list_errors_of_unhappy(session, out, result, fmt, errors_limit)
+            out.verdict(verdict)
             return result
 
     try:
@@ -108,32 +110,58 @@ def run_wait(
         display.stop()
         if holder:
             out.warn("stopped; the last known states follow")
-            _show_final(out, holder[0].snapshots(), fmt)
+            _show_final(out, holder[0].snapshots(), fmt, None)
         raise
+
+
+def _verdict(result: WatchResult, watch_options: WatchOptions) -> list[str]:
+    from opwatch.render.verdict import WaitEnd, verdict
+
+    return verdict(
+        [item.reading for item in result.snapshots],
+        result.code,
+        wait=WaitEnd(result.timed_out, watch_options.timeout_s),
+        allow_partial=watch_options.allow_partial,
+    )
 
 
 async def _list_errors_of_unhappy(
     session: "Session", out: Printer, result: WatchResult, fmt: Output, limit: int
 ) -> None:
     """The failed items of the operations that failed or ended partial: a grouped table after
-    the final table; with --json or -o events, error objects after the operation lines (they
-    have `item` and `code` keys where operations have `state`)."""
+    the final table (folded into a `::group::` with -o github); with --json or -o events, error
+    objects after the operation lines (they have `item` and `code` keys where operations have
+    `state`)."""
     unhappy = [s.ref for s in result.snapshots if s.state in (State.FAILED, State.PARTIAL)]
     if not unhappy:
         return
-    table = fmt is Output.TABLE
-    if table:
+    if fmt in (Output.JSON, Output.EVENTS):
+        await show_errors(session, out, unhappy, Output.JSON, limit=limit)
+        return
+    github = fmt is Output.GITHUB
+    if github:
+        out.line("::group::What failed (opwatch list-errors --group)")
+    else:
         out.line("\nWhat failed (opwatch list-errors --group):")
-    await show_errors(
-        session, out, unhappy, Output.TABLE if table else Output.JSON, limit=limit, group=table
-    )
+    table = Output.WIDE if fmt is Output.WIDE else Output.TABLE
+    await show_errors(session, out, unhappy, table, limit=limit, group=True)
+    if github:
+        out.line("::endgroup::")
 
 
-def _display(out: Printer, snapshots: list[Snapshot]) -> Display:
+def _display(
+    out: Printer, snapshots: list[Snapshot], fmt: Output, watch_options: WatchOptions
+) -> Display:
     runtime = out.runtime
     if runtime.quiet:
         return Silent()
-    if runtime.stderr_is_tty:
+    if fmt is Output.GITHUB:
+        from opwatch.render.live import GithubLog
+
+        return GithubLog(runtime.stderr, snapshots, runtime.clock)
+    # TERM=dumb: a terminal that cannot move its cursor, so a live view cannot redraw there
+    # (rich draws nothing on one until the end); the line log says what happens instead.
+    if runtime.stderr_is_tty and runtime.env.get("TERM") != "dumb":
         from opwatch.render.live import LiveView
 
         return LiveView(
@@ -142,6 +170,7 @@ def _display(out: Printer, snapshots: list[Snapshot]) -> Display:
             clock=runtime.clock,
             sleep=runtime.sleep,
             transient=runtime.stdout_is_tty,
+            retries=watch_options.retries,
         )
     from opwatch.render.live import LineLog
 
@@ -160,7 +189,9 @@ def _announce(out: Printer, watcher: Watcher) -> None:
     out.say(f"opwatch: waiting for {count} {noun} {until}")
 
 
-def _show_final(out: Printer, snapshots: list[Snapshot], fmt: Output) -> None:
+def _show_final(
+    out: Printer, snapshots: list[Snapshot], fmt: Output, verdict: list[str] | None
+) -> None:
     now = out.runtime.now()
     if fmt is Output.JSON:
         for item in snapshots:
@@ -169,9 +200,28 @@ def _show_final(out: Printer, snapshots: list[Snapshot], fmt: Output) -> None:
         return
     if fmt is Output.EVENTS:
         return
+    if fmt is Output.GITHUB:
+        if verdict is not None:
+            _annotate_wait(out, snapshots, verdict)
+        return
     from opwatch.render.table import status_table
 
-    out.show(status_table([item.reading for item in snapshots], now))
+    width = out.table_width(wide=fmt is Output.WIDE)
+    out.show(status_table([item.reading for item in snapshots], now, width))
+
+
+def _annotate_wait(out: Printer, snapshots: list[Snapshot], verdict: list[str]) -> None:
+    """`wait -o github`: an `::error` for each operation that did not succeed (the verdict's
+    line for it), at most GitHub's 10, then a notice with the verdict's summary."""
+    from opwatch.render.errors import annotations
+
+    lines = verdict[:-1]
+    if lines and lines[-1].startswith("… and "):
+        lines = lines[:-1]
+    pairs = [(f"opwatch wait: {text.split(' ', 1)[0]}", text) for text in lines]
+    for text in annotations(pairs, "opwatch wait", f"opwatch: {verdict[-1]}"):
+        out.line(text)
+    out.flush()
 
 
 async def show_errors(
@@ -185,16 +235,19 @@ async def show_errors(
     exit_status: bool = False,
 ) -> ExitCode:
     """List the errors of `targets` in `fmt` over an open session; return the exit code.
-    `wait --errors` calls it with the session it waited with."""
+    `group` folds identical errors in every format. `wait --errors` calls it with the session
+    it waited with."""
     from opwatch import core
-    from opwatch.render.json import error_record, line
+    from opwatch.render.json import error_record, group_record, line
 
     def emit(ref: OpRef, row: OperationError) -> None:
         out.line(line(error_record(ref, row)))
 
     listings: list[Listing] = []
-    if fmt is Output.JSON:  # every row, as it arrives
+    if fmt is Output.JSON and not group:  # every row, as it arrives
         found = core.list_errors(session, targets, limit=0, group=False, each=emit)
+    elif fmt is Output.JSON:  # every group, once its operation's rows are counted
+        found = core.list_errors(session, targets, limit=0, group=True)
     else:
         found = core.list_errors(session, targets, limit=limit, group=group)
     stopped: list[tuple[str, OpwatchError]] = []
@@ -207,6 +260,9 @@ async def show_errors(
                 out.warn(f"{listing.ref}: {error.message}")
             elif listing.gone is not None and fmt is Output.JSON:
                 out.warn(f"{listing.ref}: {listing.gone}")  # the table has a row saying it
+            if fmt is Output.JSON and group:
+                for folded in listing.sorted_groups():
+                    out.line(line(group_record(listing, folded)))
             listings.append(listing)
     for message in shared_errors(stopped):
         out.warn(message)
@@ -224,11 +280,12 @@ def _show(out: Printer, listings: list[Listing], fmt: Output, group: bool) -> No
     from opwatch.render.errors import errors_table, github_lines, grouped_table, markdown_summary
 
     if fmt is Output.GITHUB:
-        for text in github_lines(listings):
+        for text in github_lines(listings, group=group):
             out.line(text)
         summary_path = out.runtime.env.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             with open(summary_path, "a", encoding="utf-8") as summary:
                 summary.write(markdown_summary(listings))
         return
-    out.show(grouped_table(listings) if group else errors_table(listings))
+    width = out.table_width(wide=fmt is Output.WIDE)
+    out.show(grouped_table(listings, width) if group else errors_table(listings, width))

@@ -9,11 +9,11 @@ from opwatch.commands.common import (
     ConfigOption,
     JsonOption,
     Output,
-    OutputOption,
     QuietOption,
     finish,
     open_config,
     options,
+    output_option,
     runtime_for,
 )
 from opwatch.config import Config
@@ -34,7 +34,7 @@ def profiles(
         ),
     ] = False,
     config: ConfigOption = None,
-    output: OutputOption = None,
+    output: Annotated[str | None, output_option(Output.TABLE, Output.JSON)] = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> int:

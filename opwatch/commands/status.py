@@ -1,6 +1,7 @@
 """`opwatch status`: one read of each operation, then exit."""
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated
 
@@ -10,7 +11,6 @@ from opwatch.commands.common import (
     ConfigOption,
     JsonOption,
     Output,
-    OutputOption,
     ProfileOption,
     QuietOption,
     RefsArgument,
@@ -18,6 +18,7 @@ from opwatch.commands.common import (
     finish,
     open_config,
     options,
+    output_option,
     read_targets,
     runtime_for,
 )
@@ -44,12 +45,17 @@ def status(
     ] = False,
     config: ConfigOption = None,
     profile: ProfileOption = None,
-    output: OutputOption = None,
+    output: Annotated[Output | None, output_option(Output.TABLE, Output.WIDE, Output.JSON)] = None,
     json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> int:
-    """One read of each operation, then exit."""
+    """One read of each operation, then exit.
+
+    Exits 0 when every read worked. With --exit-status it judges the states as wait does, and
+    closes with a verdict on stderr: a line for each operation that did not succeed, then how
+    many did.
+    """
     opts = options(
         ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
     )
@@ -57,7 +63,7 @@ def status(
     out = Printer(runtime)
 
     def run() -> ExitCode:
-        fmt = opts.format([Output.TABLE, Output.JSON])
+        fmt = opts.format([Output.TABLE, Output.WIDE, Output.JSON])
         cfg = open_config(opts, runtime)
         targets = read_targets(refs, cfg, opts, runtime)
 
@@ -75,11 +81,17 @@ def status(
                     stopped.append((reading.ref.profile, error))
             return reading_code(reading, judge_state=exit_status, allow_partial=allow_partial)
 
+        readings: list[Reading] = []
         try:
-            return runtime.run(_read_and_show(cfg, out, targets, fmt, judge))
+            code = runtime.run(_read_and_show(cfg, out, targets, fmt, judge, readings, exit_status))
         finally:
             for message in shared_errors(stopped):
                 out.error(message)
+        if exit_status:
+            from opwatch.render.verdict import verdict
+
+            out.verdict(verdict(readings, code, allow_partial=allow_partial))
+        return code
 
     return finish(run, runtime)
 
@@ -90,30 +102,42 @@ async def _read_and_show(
     targets: list[OpRef],
     fmt: Output,
     judge: Callable[[Reading], ExitCode],
+    readings: list[Reading],
+    verdict: bool,
 ) -> ExitCode:
-    """Read every target; JSON lines go out as reads complete, the table once all are in."""
+    """Read every target; JSON lines go out as reads complete, the table once all are in.
+    Readings are kept in `readings` for the table, and for the verdict without their raw
+    bodies (so that `status - -o json` over thousands of REFs keeps its memory bounded)."""
     from opwatch import core
     from opwatch.session import Session  # httpx: imported when a command needs it
 
     runtime = out.runtime
     codes: set[ExitCode] = set()
-    rows: list[Reading] = []
     async with (
         Session(cfg, runtime) as session,
-        contextlib.aclosing(core.read(session, targets)) as readings,
+        contextlib.aclosing(core.read(session, targets)) as results,
     ):
-        async for reading in readings:
+        async for reading in results:
             codes.add(judge(reading))
             if fmt is Output.JSON:
                 out.line(line(reading_record(reading, runtime.now())))
+                if verdict:
+                    readings.append(_without_raw(reading))
             else:
-                rows.append(reading)
-    if fmt is Output.TABLE:
+                readings.append(reading)
+    if fmt is not Output.JSON:
         # rich is imported here, not at start-up: `status -o json` never needs it.
         from opwatch.render.table import status_table
 
-        out.show(status_table(rows, runtime.now()))
+        width = out.table_width(wide=fmt is Output.WIDE)
+        out.show(status_table(readings, runtime.now(), width))
     return combine(codes)
+
+
+def _without_raw(reading: Reading) -> Reading:
+    if reading.operation is None:
+        return reading
+    return dataclasses.replace(reading, operation=dataclasses.replace(reading.operation, raw=None))
 
 
 def _warn_unknown(out: Printer, reading: Reading) -> None:

@@ -8,7 +8,6 @@ from opwatch.commands.common import (
     ConfigOption,
     JsonOption,
     Output,
-    OutputOption,
     ProfileOption,
     QuietOption,
     RefsArgument,
@@ -16,6 +15,7 @@ from opwatch.commands.common import (
     finish,
     open_config,
     options,
+    output_option,
     read_targets,
     runtime_for,
 )
@@ -81,15 +81,20 @@ def wait(
     ] = DEFAULT_RATE_PER_PROFILE,
     config: ConfigOption = None,
     profile: ProfileOption = None,
-    output: OutputOption = None,
+    output: Annotated[
+        str | None,
+        output_option(Output.TABLE, Output.WIDE, Output.JSON, Output.EVENTS, Output.GITHUB),
+    ] = None,
     json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> int:
     """Poll until every operation is terminal or the deadline passes.
 
-    The final table (or JSON Lines with --json) goes to stdout; progress goes to stderr: a live
-    view on a terminal, one line per change elsewhere. -o events streams JSON Lines as it goes.
+    The final states go to stdout, as a table or in the format -o asks for. Progress goes to
+    stderr: a live view on a terminal, else one line per change and a heartbeat naming what is
+    still running. A verdict on stderr closes the wait: a line for each operation that did not
+    succeed, then how many did and the exit code.
     """
     opts = options(
         ctx, config=config, profile=profile, output=output, json=json, verbose=verbose, quiet=quiet
@@ -98,7 +103,7 @@ def wait(
     out = Printer(runtime)
 
     def run() -> ExitCode:
-        fmt = opts.format([Output.TABLE, Output.JSON, Output.EVENTS])
+        fmt = opts.format([Output.TABLE, Output.WIDE, Output.JSON, Output.EVENTS, Output.GITHUB])
         watch_options = WatchOptions(
             timeout_s=_timeout(timeout),
             interval_s=_interval(interval),

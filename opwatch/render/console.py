@@ -69,14 +69,38 @@ class Printer:
         reader at the other end of a pipe should see it now."""
         print(text, file=self.runtime.stdout, flush=flush)
 
+    def table_width(self, wide: bool = False) -> int | None:
+        """The width tables are fitted to: the terminal's (or $COLUMNS); None, natural widths,
+        for `-o wide` and in a pipe or a file, where whole lines are what grep or a log wants."""
+        runtime = self.runtime
+        if wide or not (runtime.stdout_is_tty or runtime.env.get("COLUMNS")):
+            return None
+        return self.data.width
+
     def show(self, renderable: "RenderableType") -> None:
-        """A table on stdout."""
-        self.data.print(renderable)
+        """A table on stdout, never cropped to the console (a fitted table is as wide as the
+        terminal already; a natural one is meant whole). Without colour, lines end where their
+        text does: rich pads each cell to its column, and a pipe or a file has no use for it."""
+        console = self.data
+        if self.runtime.stdout_color:
+            console.print(renderable, crop=False)
+            return
+        with console.capture() as captured:
+            console.print(renderable, crop=False)
+        text = captured.get()
+        self.runtime.stdout.write("\n".join(line.rstrip() for line in text.split("\n")))
 
     def say(self, text: str) -> None:
         """A line for people on stderr, unless -q."""
         if not self.runtime.quiet:
             print(text, file=self.runtime.stderr, flush=True)
+
+    def verdict(self, lines: list[str]) -> None:
+        """The closing verdict of a command that judges (opwatch.render.verdict), on stderr,
+        unless -q."""
+        if not self.runtime.quiet:
+            text = "".join(f"opwatch: {line}\n" for line in lines)
+            print(text, end="", file=self.runtime.stderr, flush=True)
 
     def warn(self, message: str) -> None:
         """A warning for people on stderr, unless -q."""

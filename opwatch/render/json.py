@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from opwatch.model import Operation, OperationError, OpRef, Reading
 
 if TYPE_CHECKING:
+    from opwatch.explain import Group, Listing
     from opwatch.watch import Event, WatchResult
 
 
@@ -83,6 +84,21 @@ def error_record(ref: OpRef, error: OperationError) -> dict[str, Any]:
         "field": error.field,
         "step": error.step,
         "message": error.message,
+    }
+
+
+def group_record(listing: "Listing", group: "Group") -> dict[str, Any]:
+    """`list-errors --group -o json`: identical errors of one operation folded into one object
+    with a count and the first few items that had them."""
+    return {
+        "ref": str(listing.ref),
+        "provider": listing.provider,
+        "id": listing.ref.id,
+        "count": group.count,
+        "code": group.code,
+        "field": group.field,
+        "message": group.message,
+        "items": list(group.items),
     }
 
 

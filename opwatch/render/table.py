@@ -1,5 +1,6 @@
-"""The status table: one row per operation, built as a rich Table for the CLI to print."""
+"""The status table: one row per operation, fitted to the width it is given (see fit.py)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.table import Table
@@ -7,6 +8,17 @@ from rich.text import Text
 
 from opwatch.durations import format_duration
 from opwatch.model import Operation, Progress, Reading, State
+from opwatch.render.fit import (
+    INDENT,
+    AtWidth,
+    Column,
+    Interleaved,
+    fit,
+    heading,
+    naturals,
+    table,
+    total_width,
+)
 
 STATE_STYLES = {
     State.PENDING: "dim",
@@ -55,32 +67,70 @@ def time_cell(operation: Operation, now: datetime) -> str:
     return f"running {format_duration(elapsed)}" if elapsed is not None else ""
 
 
-def status_table(readings: list[Reading], now: datetime) -> Table:
-    """The table `opwatch status` prints."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("REF", no_wrap=True, overflow="fold", min_width=12)
-    table.add_column("KIND", overflow="fold", max_width=24)
-    table.add_column("STATE", no_wrap=True, min_width=9)
-    table.add_column("PROGRESS", no_wrap=True, justify="right", min_width=4)
-    table.add_column("ITEMS", overflow="fold", min_width=6)
-    table.add_column("TIME", overflow="fold", min_width=6)
-    table.add_column("NOTE", overflow="fold", min_width=12)
-    for reading in readings:
-        operation = reading.operation
-        note = reading.error.message if reading.error else (operation and operation.message)
-        if operation is None:
-            table.add_row(str(reading.ref), "", state_text(None), "", "", "", note or "")
-            continue
-        table.add_row(
-            str(reading.ref),
-            operation.kind or "",
-            state_text(operation.state),
-            progress_cell(operation.progress),
-            items_cell(operation.progress),
-            time_cell(operation, now),
-            note or "",
-        )
-    return table
+STATUS_COLUMNS = (
+    Column("REF", required=True),
+    Column("KIND", floor=10),
+    Column("STATE", required=True),
+    Column("PROGRESS", required=True, justify="right"),
+    Column("ITEMS"),
+    Column("TIME"),
+    Column("NOTE", floor=16),
+)
+STATUS_DROP_ORDER = ("KIND", "ITEMS", "NOTE", "TIME")
+"""Which columns of the status table go first when the width runs out (README, "Tables"):
+KIND (the user knows what they started), ITEMS (PROGRESS has the counts), NOTE (a provider's
+message; failed reads are also on stderr), TIME. REF, STATE and PROGRESS always stay."""
+
+
+def status_table(readings: list[Reading], now: datetime, width: int | None = None) -> "Fitted":
+    """The table `opwatch status` and `opwatch wait` print: one line per operation, fitted to
+    `width` (None: natural widths, for pipes and `-o wide`)."""
+    rows = [_status_row(reading, now) for reading in readings]
+    return fitted_rows(STATUS_COLUMNS, rows, width, STATUS_DROP_ORDER)
+
+
+def _status_row(reading: Reading, now: datetime) -> list[Text]:
+    operation = reading.operation
+    note = reading.error.message if reading.error else (operation.message if operation else None)
+    ref = Text(str(reading.ref))
+    if operation is None:
+        return [ref, Text(), state_text(None), Text(), Text(), Text(), Text(one_line(note))]
+    return [
+        ref,
+        Text(one_line(operation.kind)),
+        state_text(operation.state),
+        Text(progress_cell(operation.progress)),
+        Text(items_cell(operation.progress)),
+        Text(time_cell(operation, now)),
+        Text(one_line(note)),
+    ]
+
+
+def one_line(text: str | None) -> str:
+    """A provider's text on one line: a table row must not break where the provider did."""
+    return " ".join((text or "").split())
+
+
+Fitted = AtWidth | Interleaved
+
+
+def fitted_rows(
+    columns: Sequence[Column],
+    rows: list[list[Text]],
+    width: int | None,
+    drop_order: Sequence[str],
+) -> Fitted:
+    """One-line rows whose first column is the REF, fitted to `width`; stacked under their
+    REFs when a REF leaves no room beside it for the other required columns."""
+    widths = fit(columns, naturals(columns, rows), width, drop_order)
+    if width is None or total_width(widths) <= width:
+        return AtWidth(table(columns, widths, rows), total_width(widths))
+    rest = columns[1:]
+    body_width = max(1, width - INDENT)
+    rest_widths = fit(rest, naturals(rest, (row[1:] for row in rows)), body_width, drop_order)
+    body = table(rest, rest_widths, (row[1:] for row in rows))
+    headings = [heading(row[0].plain) for row in rows]
+    return Interleaved(body, total_width(rest_widths), before=headings, indent=INDENT)
 
 
 def profiles_table(records: list[dict[str, object]]) -> Table:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,45 +114,74 @@ def tmux(socket: str, *args: str) -> str:
     return done.stdout
 
 
-def test_live_view_in_a_real_terminal(
-    wall_sim: Simulator, wall_config: Path, tmp_path: Path
+def capture_until(socket: str, done: Callable[[str], bool], seconds: float) -> str:
+    """The pane's text once `done` says so, or when `seconds` have passed."""
+    screen = ""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        screen = tmux(socket, "capture-pane", "-p")
+        if done(screen):
+            break
+        time.sleep(0.2)
+    return screen
+
+
+@pytest.mark.parametrize(("first", "then"), [((120, 40), (80, 24)), ((80, 24), (120, 40))])
+def test_live_view_in_a_real_terminal_and_after_a_resize(
+    wall_sim: Simulator,
+    wall_config: Path,
+    tmp_path: Path,
+    first: tuple[int, int],
+    then: tuple[int, int],
 ) -> None:
     refs = [
-        wall_sim.add_operation({"provider": "wesog", "duration_s": 4, "items": 50}),
-        wall_sim.add_operation({"provider": "toloka", "duration_s": 3, "fail_fraction": 0.2}),
-        wall_sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 2}),
+        wall_sim.add_operation({"provider": "wesog", "duration_s": 6, "items": 50}),
+        wall_sim.add_operation({"provider": "toloka", "duration_s": 5, "fail_fraction": 0.2}),
+        wall_sim.add_operation({"provider": "trafficops", "kind": "acme_renew", "duration_s": 5}),
     ]
-    # tmp_path's name is the same in every run of this test: with the pid, two runs at once on
-    # one machine (two checkouts) do not share a tmux server, nor kill each other's.
-    socket = f"opwatch-test-{os.getpid()}-{tmp_path.name}"
+    # With the pid and the clock: tmux sockets live in one directory for every test run on the
+    # machine, so two runs at once (two checkouts) never share a tmux server or kill another's.
+    socket = f"opwatch-test-{os.getpid()}-{time.monotonic_ns()}"
     command = (
         f"env -u COLUMNS -u LINES OPWATCH_CONFIG={shlex.quote(str(wall_config))} "
         f"{OPWATCH} wait {' '.join(refs)}; "
         "echo EXIT=$?; sleep 60"
     )
-    tmux(socket, "new-session", "-d", "-x", "160", "-y", "40", command)
+    width, height = first
+    tmux(socket, "new-session", "-d", "-x", str(width), "-y", str(height), command)
     try:
-        during = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            during = tmux(socket, "capture-pane", "-p")
-            if "overall" in during and "━" in during and "running" in during:
-                break
-            time.sleep(0.2)
-        assert "overall" in during, during
-        assert "━" in during  # the bars
-        assert refs[0] in during
-        assert "running" in during
-        after = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "EXIT=" not in after:
-            time.sleep(0.3)
-            after = tmux(socket, "capture-pane", "-p")
+
+        def live(screen: str) -> bool:
+            # Traffic Ops' first message is "Async job has started."; its progress comes later.
+            return "overall" in screen and "%" in screen and "ACME renewal in progress" in screen
+
+        during = capture_until(socket, live, 20)
+        assert live(during), during
+        for ref in refs:  # every REF whole, with its state and percent on its line
+            row = next(line for line in during.splitlines() if line.startswith(ref))
+            assert "running" in row or "succeeded" in row or "partial" in row, row
+        assert "ACME renewal in progress" in during  # Traffic Ops: its message is its progress
+        assert all(len(line.rstrip()) <= width for line in during.splitlines())
+
+        width, height = then
+        tmux(socket, "resize-window", "-x", str(width), "-y", str(height))
+        time.sleep(0.8)  # a few frames at the new size
+        resized = capture_until(socket, live, 5)
+        if live(resized):  # still waiting (on a loaded machine the wait may be over by now)
+            # One frame on the screen, redrawn from the top: no piece of an older one above it.
+            assert resized.count("overall") == 1, resized
+            for ref in refs:
+                assert resized.count(ref) == 1, resized
+
+        after = capture_until(socket, lambda screen: "EXIT=" in screen, 30)
         assert "EXIT=3" in after  # one partial
+        assert "overall" not in after  # the live view went away cleanly
+        assert "━" not in after
         table = after[after.index("REF") :]
         for ref in refs:
             assert ref in table
         assert "succeeded" in table
         assert "partial" in table
+        assert "opwatch: 2 of 3 succeeded, 1 partial; exit 3" in after  # the verdict
     finally:
         tmux(socket, "kill-server")

@@ -247,8 +247,15 @@ def test_an_unreachable_origin_is_said_once(
         retries = [line for line in result.stderr.splitlines() if "; retry " in line]
         assert len(retries) == 2
         assert "200 operations wait on" in retries[0]
-    if not tty:  # (the live view's frames are lines too)
-        assert len(result.stderr.splitlines()) <= 4
+    lines = result.stderr.splitlines()
+    if args[0] == "status":
+        assert lines == final  # the one error, nothing per operation
+    elif not tty:  # (the live view's frames are lines too)
+        # The start, two retries, the one error, then the verdict: one line for the 200
+        # operations that error stopped, and the summary.
+        assert len(lines) == 6, result.stderr
+        assert lines[-2] == f"opwatch: 200 operations of {url} unreachable, as said above"
+        assert lines[-1] == "opwatch: 0 of 200 succeeded, 200 unreachable; exit 7"
 
 
 # --- secrets only for the profiles used ---

@@ -43,8 +43,9 @@ def test_ci_log_has_plain_lines_and_no_escape_codes(sim: Simulator, cli: Cli, co
     assert "\x1b" not in result.stdout
     lines = result.stderr.splitlines()
     assert lines[0].startswith("opwatch: waiting for 1 operation until ")
-    states = [line.split()[2] for line in lines[1:]]
+    states = [line.split()[2] for line in lines[1:-1]]
     assert states == ["pending", "running", "succeeded"]
+    assert lines[-1] == "opwatch: 1 of 1 succeeded; exit 0"  # the verdict
 
 
 def test_quiet_prints_nothing_on_stderr(sim: Simulator, cli: Cli, config: Path) -> None:
