@@ -30,6 +30,10 @@ class VirtualClock:
     cannot be told by counting `sleep(0)`s: a reply may take any real time to arrive. So time
     moves only when (1) no request is in flight (ClockedTransport counts them) and (2) the event
     loop has no callback ready to run; then the earliest sleeper wakes.
+
+    Within one instant, replies still arrive in real-time order: a test must not depend on
+    which of two reads in flight together answers first (a wait stopped by one while the other
+    is on the wire). Set the scene so the deciding read comes at a later instant.
     """
 
     def __init__(self) -> None:

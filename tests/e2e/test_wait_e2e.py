@@ -84,11 +84,14 @@ def test_events_stream_through_jq(sim: Simulator, cli: Cli, config: Path) -> Non
 def test_until_any_and_fail_fast(sim: Simulator, cli: Cli, config: Path) -> None:
     slow = sim.add_operation({"provider": "toloka", "duration_s": 600})
     quick = sim.add_operation({"provider": "wesog", "duration_s": 1})
-    failing = sim.add_operation({"provider": "trafficops", "duration_s": 1, "outcome": "failed"})
     result = cli("wait", slow, quick, "--until", "any", "--json")
     assert result.code == 0
     states = [json.loads(line)["state"] for line in result.stdout.splitlines()]
     assert states == ["running", "succeeded"]  # the slow one was not waited for
+    # Made only now, so it fails a second into this wait, after both were read once. Made
+    # before the wait above, it would have failed already (that wait took 1.5 s of the shared
+    # clock), and whether the slow one's first read beat the stop would be a race in real time.
+    failing = sim.add_operation({"provider": "trafficops", "duration_s": 1, "outcome": "failed"})
     result = cli("wait", slow, failing, "--fail-fast", "--json")
     assert result.code == 3
     states = [json.loads(line)["state"] for line in result.stdout.splitlines()]
