@@ -256,7 +256,7 @@ def main() -> None:
                     print(f"  {name:<32} {value:10.3f}" if isinstance(value, float) else
                           f"  {name:<32} {value:10d}")  # fmt: skip
             print()
-    print("targets: every end detected; at 1,000: ≤ 0.5 ms CPU per request, ≤ 150 MB RSS;")
+    print("targets: every end detected; at 1,000: ≤ 0.25 ms CPU per request, ≤ 150 MB RSS;")
     print("         at 10,000: ≤ 300 MB RSS, live view refresh < 10% of the client's CPU,")
     print("         a frame < 20 ms")
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 if TYPE_CHECKING:
     import httpx
@@ -28,14 +28,22 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def run_event_loop(main: Coroutine[Any, Any, Any]) -> Any:
-    """asyncio.run, on uvloop where it is installed (not on Windows): libuv's event loop takes
-    a quarter less CPU per read than asyncio's, and a wait may make thousands (bench/scale.py)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
+def run_event_loop(main: Coroutine[Any, Any, Any], *, many_reads: bool = False) -> Any:
+    """Run `main` on a fresh event loop: asyncio's, or uvloop's for `many_reads`.
+
+    libuv's loop takes 10-20% less CPU per read than asyncio's (bench/scale.py), which pays for
+    a wait on thousands of operations; importing and starting it costs 3-4 ms, a tenth of a
+    `status` run's own time, which makes a handful of requests (bench/startup.py). Not on
+    Windows, nor where uvloop is not installed.
+    """
+    if many_reads:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
 
 
 @dataclass
@@ -66,8 +74,11 @@ class Runtime:
     quiet: bool = False
     """Print nothing on stderr but errors."""
 
-    def run(self, main: Coroutine[Any, Any, T]) -> T:
-        """Run `main` on this runtime's event loop and return its result."""
+    def run(self, main: Coroutine[Any, Any, T], *, many_reads: bool = False) -> T:
+        """Run `main` on this runtime's event loop and return its result; `many_reads` says
+        it may poll thousands of times (a wait), for which the faster loop pays its start."""
+        if many_reads and self.loop is run_event_loop:
+            return cast(T, run_event_loop(main, many_reads=True))
         result: T = self.loop(main)
         return result
 

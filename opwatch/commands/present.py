@@ -105,7 +105,7 @@ def run_wait(
             return result
 
     try:
-        return runtime.run(main())
+        return runtime.run(main(), many_reads=True)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as opwatch.commands.common.Terminated
         display.stop()
         if holder:
