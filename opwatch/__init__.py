@@ -8,7 +8,7 @@ first use, so `import opwatch` (and the command's start-up) costs nothing more.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _WHERE = {
     "status": "opwatch.api",
