@@ -10,12 +10,13 @@ warnings of the category `OpwatchWarning`, not lines on stderr.
 """
 
 import asyncio
+import functools
 import os
 import warnings
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from opwatch.config import Config, find_config_path, load_config
 from opwatch.errors import OpwatchError, UsageError
@@ -25,6 +26,7 @@ from opwatch.runtime import Runtime
 from opwatch.watch import Event, Until, WatchOptions
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 Refs = str | OpRef | Iterable[str | OpRef]
 """One REF (`[PROFILE:]ID`, as on the command line) or several."""
@@ -92,13 +94,22 @@ def _refs(refs: Refs, config: Config, profile: str | None) -> list[OpRef]:
     return resolve_refs([str(ref) for ref in given], config, profile)
 
 
-def _sync(main: Callable[[], Coroutine[Any, Any, T]], name: str) -> T:
-    """Run an `_async` function from plain code, on a fresh event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _runtime().run(main())
-    raise RuntimeError(f"opwatch.{name}() runs its own event loop; here, await {name}_async()")
+def _blocking(main: Callable[P, Coroutine[Any, Any, T]], doc: str) -> Callable[P, T]:
+    """The plain twin of an `_async` function: the same parameters (one signature, so the
+    twins cannot drift apart), run on a fresh event loop."""
+    name = main.__name__.removesuffix("_async")
+
+    @functools.wraps(main)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return _runtime().run(main(*args, **kwargs))
+        raise RuntimeError(f"opwatch.{name}() runs its own event loop; here, await {name}_async()")
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = doc
+    return run
 
 
 def _raise_first(readings: Iterable[Reading]) -> None:
@@ -128,12 +139,11 @@ async def status_async(
     return [reading.operation for reading in readings if reading.operation is not None]
 
 
-def status(
-    refs: Refs, config: ConfigSource = None, *, profile: str | None = None
-) -> list[Operation]:
+status = _blocking(
+    status_async,
     """One read of each REF, in REF order (`opwatch status`); raises the error of a read that
-    failed, e.g. `opwatch.NotFound` (exit_code 8)."""
-    return _sync(lambda: status_async(refs, config, profile=profile), "status")
+    failed, e.g. `opwatch.NotFound` (exit_code 8).""",
+)
 
 
 # --- wait ---
@@ -201,26 +211,10 @@ async def wait_async(
     return WaitResult(readings, result.code, result.timed_out)
 
 
-def wait(
-    refs: Refs,
-    *,
-    timeout: float | str | None = 3600.0,
-    until: str | Until = "all",
-    on_event: Callable[[Event], None] | None = None,
-    interval: float | str | None = None,
-    fail_fast: bool = False,
-    allow_partial: bool = False,
-    config: ConfigSource = None,
-    profile: str | None = None,
-) -> WaitResult:
-    """Poll each REF until it is terminal or the deadline passes (see wait_async)."""
-    return _sync(
-        lambda: wait_async(
-            refs, timeout=timeout, until=until, on_event=on_event, interval=interval,
-            fail_fast=fail_fast, allow_partial=allow_partial, config=config, profile=profile,
-        ),
-        "wait",
-    )  # fmt: skip
+wait = _blocking(
+    wait_async,
+    """Poll each REF until it is terminal or the deadline passes (see wait_async).""",
+)
 
 
 # --- list_errors ---

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import opwatch.providers
-from opwatch.config import find_config_path, load_config, parse_config
+from opwatch.config import Config, find_config_path, load_config, parse_config
 from opwatch.errors import ConfigError
 from opwatch.exitcodes import ExitCode
 from opwatch.model import Operation, OperationError
@@ -305,12 +305,18 @@ def test_an_unknown_profile_names_the_closest(tmp_path: Path) -> None:
     assert caught.value.message.endswith(": crowd, media)")
 
 
-def test_a_secret_command_runs_when_its_profile_is_used_and_once(tmp_path: Path) -> None:
+def counted_secret_command(tmp_path: Path, then: str) -> tuple[Config, Path]:
+    """A config whose profile 'm' gets its key from a Python command that adds a '.' to a
+    counter file (returned beside the config), then runs `then`."""
     counter = tmp_path / "runs"
     script = tmp_path / "helper.py"
-    script.write_text(f"open({str(counter)!r}, 'a').write('.'); print('{CANARY}')")
+    script.write_text(f"import sys; open({str(counter)!r}, 'a').write('.'); {then}")
     text = f"profiles: {{m: {{provider: wesog, api_key_command: [{sys.executable}, {script}]}}}}"
-    config = load_config(write(tmp_path, text), dict(os.environ))
+    return load_config(write(tmp_path, text), dict(os.environ)), counter
+
+
+def test_a_secret_command_runs_when_its_profile_is_used_and_once(tmp_path: Path) -> None:
+    config, counter = counted_secret_command(tmp_path, f"print('{CANARY}')")
     assert not counter.exists()  # loading runs nothing
     config.resolve(["m", "m"])
     assert config.get("m").secrets["api_key"].reveal() == CANARY
@@ -318,11 +324,7 @@ def test_a_secret_command_runs_when_its_profile_is_used_and_once(tmp_path: Path)
 
 
 def test_a_failed_secret_command_is_not_run_again(tmp_path: Path) -> None:
-    counter = tmp_path / "runs"
-    script = tmp_path / "helper.py"
-    script.write_text(f"import sys; open({str(counter)!r}, 'a').write('.'); sys.exit(1)")
-    text = f"profiles: {{m: {{provider: wesog, api_key_command: [{sys.executable}, {script}]}}}}"
-    config = load_config(write(tmp_path, text), dict(os.environ))
+    config, counter = counted_secret_command(tmp_path, "sys.exit(1)")
     for _ in range(3):
         problem = config.problem("m")
         assert problem is not None

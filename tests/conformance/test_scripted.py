@@ -66,69 +66,49 @@ def test_brotli_as_httpx_has_it() -> None:
     assert mine.status == 200 or mine.error == "DecodingError"
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-        + sized(OK_BODY),
-        head(b"Transfer-Encoding: chunked")
-        + b'4;name=value\r\n{"ok\r\n5\r\n": 1}\r\n0\r\nX-Trailer: yes\r\n\r\n',
-        head(b"Connection: close") + OK_BODY,
-        b"HTTP/1.0 200 OK\r\n\r\n" + OK_BODY,
-        b"HTTP/1.1 200 OK\nContent-Length: 9\n\n" + OK_BODY,
-        b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 9\r\n\r\n" + OK_BODY,
-        sized(OK_BODY, b"X-Big: " + b"a" * 90_000),
-        sized(OK_BODY, b"Content-Length: 9"),  # the same length twice
-    ],
-    ids=[
-        "1xx-first",
-        "chunked-extensions-trailers",
-        "read-to-close",
-        "http-1.0",
-        "bare-lf",
-        "obs-fold",
-        "90-kib-headers",
-        "repeated-length",
-    ],
-)
+READ_BY_BOTH = {
+    "1xx-first": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    + sized(OK_BODY),
+    "chunked-extensions-trailers": head(b"Transfer-Encoding: chunked")
+    + b'4;name=value\r\n{"ok\r\n5\r\n": 1}\r\n0\r\nX-Trailer: yes\r\n\r\n',
+    "read-to-close": head(b"Connection: close") + OK_BODY,
+    "http-1.0": b"HTTP/1.0 200 OK\r\n\r\n" + OK_BODY,
+    "bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 9\n\n" + OK_BODY,
+    "obs-fold": b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 9\r\n\r\n" + OK_BODY,
+    "90-kib-headers": sized(OK_BODY, b"X-Big: " + b"a" * 90_000),
+    "repeated-length": sized(OK_BODY, b"Content-Length: 9"),  # the same length twice
+}
+
+
+@pytest.mark.parametrize("raw", READ_BY_BOTH.values(), ids=READ_BY_BOTH.keys())
 def test_replies_both_read(raw: bytes) -> None:
     mine, theirs = run_both(raw)
     assert mine == theirs == OK  # same
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        head(b"Transfer-Encoding: xchunked") + b"9\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
-        head(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n",
-        head(b"Transfer-Encoding: chunked") + b"-1\r\n" + b"x" * 100,
-        head(b"Transfer-Encoding: chunked") + b"+9\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
-        head(b"Transfer-Encoding: chunked") + b"0x9\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
-        head(b"Transfer-Encoding: chunked") + b"0_9\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
-        head(b"Transfer-Encoding: chunked") + b"3\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
-        head(b"Content-Length: 9", b"Content-Length: 10") + OK_BODY,
-        head(b"Content-Length: -5") + OK_BODY,
-        sized(OK_BODY, b"X-Nul: a\x00b"),
-        sized(OK_BODY, b"no colon here"),
-        b"<html>not http</html>\r\n\r\n",
-        sized(OK_BODY, b"X-Big: " + b"a" * 200_000),
-    ],
-    ids=[
-        "te-xchunked",
-        "te-gzip-chunked",
-        "chunk-minus-1",
-        "chunk-plus",
-        "chunk-0x",
-        "chunk-underscore",
-        "chunk-longer-than-size",
-        "conflicting-lengths",
-        "negative-length",
-        "nul-in-header",
-        "header-without-colon",
-        "not-http",
-        "200-kib-headers",
-    ],
-)
+def chunked(size: bytes) -> bytes:
+    """OK_BODY as one chunk whose size line is `size`, then the last chunk."""
+    return head(b"Transfer-Encoding: chunked") + size + b"\r\n" + OK_BODY + b"\r\n0\r\n\r\n"
+
+
+REFUSED_BY_BOTH = {
+    "te-xchunked": head(b"Transfer-Encoding: xchunked") + b"9\r\n" + OK_BODY + b"\r\n0\r\n\r\n",
+    "te-gzip-chunked": head(b"Transfer-Encoding: gzip, chunked") + b"0\r\n\r\n",
+    "chunk-minus-1": head(b"Transfer-Encoding: chunked") + b"-1\r\n" + b"x" * 100,
+    "chunk-plus": chunked(b"+9"),
+    "chunk-0x": chunked(b"0x9"),
+    "chunk-underscore": chunked(b"0_9"),
+    "chunk-longer-than-size": chunked(b"3"),
+    "conflicting-lengths": head(b"Content-Length: 9", b"Content-Length: 10") + OK_BODY,
+    "negative-length": head(b"Content-Length: -5") + OK_BODY,
+    "nul-in-header": sized(OK_BODY, b"X-Nul: a\x00b"),
+    "header-without-colon": sized(OK_BODY, b"no colon here"),
+    "not-http": b"<html>not http</html>\r\n\r\n",
+    "200-kib-headers": sized(OK_BODY, b"X-Big: " + b"a" * 200_000),
+}
+
+
+@pytest.mark.parametrize("raw", REFUSED_BY_BOTH.values(), ids=REFUSED_BY_BOTH.keys())
 def test_broken_framing_is_refused_by_both(raw: bytes) -> None:
     mine, theirs = run_both(raw)
     assert mine == theirs == error("RemoteProtocolError")  # same

@@ -112,11 +112,17 @@ def scenario_refs(sim: Simulator) -> list[str]:
     return sim.refs()[: len(default_scenario().operations)]
 
 
-@pytest.fixture
-def config(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A config pointing at the simulator, found through $OPWATCH_CONFIG."""
+def config_for(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write a config pointing at `sim` (owner-only, as opwatch wants a file with secrets) and
+    name it in $OPWATCH_CONFIG, where in-process runs and subprocesses alike find it."""
     path = tmp_path / "config.yaml"
     path.write_text(sim.config_yaml())
     path.chmod(0o600)
     monkeypatch.setenv("OPWATCH_CONFIG", str(path))
     return path
+
+
+@pytest.fixture
+def config(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config pointing at the simulator, found through $OPWATCH_CONFIG."""
+    return config_for(sim, tmp_path, monkeypatch)

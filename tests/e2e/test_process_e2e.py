@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from opwatch.simulator import Simulator, default_scenario
-from tests.e2e.conftest import OPWATCH, run_opwatch
+from tests.e2e.conftest import OPWATCH, config_for, run_opwatch
 
 pytestmark = pytest.mark.e2e
 
@@ -27,11 +27,7 @@ def wall_sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def wall_config(wall_sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(wall_sim.config_yaml())
-    path.chmod(0o600)
-    monkeypatch.setenv("OPWATCH_CONFIG", str(path))
-    return path
+    return config_for(wall_sim, tmp_path, monkeypatch)
 
 
 def test_the_installed_command_and_python_m(wall_sim: Simulator, wall_config: Path) -> None:

@@ -35,7 +35,6 @@ class _Bearer(SimProvider):
     declared = True
     first_id = 1
     sample_status_word = None
-    token_key: ClassVar[str]
     id_format: ClassVar[str]
     """The id with `{n}` for the counter."""
 
@@ -54,6 +53,12 @@ class _Bearer(SimProvider):
         pattern = re.escape(self.id_format).replace(re.escape("{n}"), "([0-9]+)")
         found = re.fullmatch(pattern, op_id)
         return found.group(1) if found else None
+
+    @property
+    def token_key(self) -> str:
+        """The key of its one credential, the bearer token (named once, in `credentials`)."""
+        (key,) = self.credentials
+        return key
 
     def _authorized(self, sim: "Simulator", request: Request) -> bool:
         return request.header("authorization") == f"Bearer {sim.credentials[self.token_key]}"
@@ -103,7 +108,6 @@ class GitHubActions(_Bearer):
     default_kind = "CI"
     routes = ("github_run", "github_jobs")
     credentials: ClassVar[Mapping[str, str]] = {"github_token": "sim-github-token"}
-    token_key = "github_token"
     id_format = "octo-org/hello-world/{n}"
     sample_kinds = ("CI", "Release", "CI")
     _RUN = re.compile(r"^/repos/([^/]+/[^/]+)/actions/runs/([0-9]+)(/jobs)?/?$")
@@ -197,7 +201,6 @@ class AzureAsync(_Bearer):
     default_kind = "Microsoft.Compute/virtualMachines/write"
     routes = ("azure_status",)
     credentials: ClassVar[Mapping[str, str]] = {"azure_token": "sim-azure-token"}
-    token_key = "azure_token"
     id_format = (
         "/subscriptions/sim/providers/Microsoft.Compute/locations/westus/operations/{n}"
         "?api-version=2024-03-01"
@@ -259,7 +262,6 @@ class GoogleLro(_Bearer):
     default_kind = "BatchMigrateResources"
     routes = ("google_operation",)
     credentials: ClassVar[Mapping[str, str]] = {"google_token": "sim-google-token"}
-    token_key = "google_token"
     id_format = "projects/sim/locations/us-central1/operations/{n}"
     sample_kinds = ("BatchMigrateResources", "ImportData", "ImportData")
     _OPERATION = re.compile(r"^/v1/(projects/sim/locations/us-central1/operations/[0-9]+)$")
@@ -327,7 +329,6 @@ class OpenAIBatch(_Bearer):
     default_kind = "/v1/chat/completions"
     routes = ("openai_batch", "openai_file")
     credentials: ClassVar[Mapping[str, str]] = {"openai_token": "sim-openai-token"}
-    token_key = "openai_token"
     id_format = "batch_sim{n}"
     sample_kinds = ("/v1/chat/completions", "/v1/embeddings", "/v1/chat/completions")
     _BATCH = re.compile(r"^/v1/batches/(batch_sim[0-9]+)$")
