@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT_S = 10.0
 SECRET_COMMAND_TIMEOUT_S = 30.0
+CONCURRENCY_PER_PROFILE = 8
+"""Requests in flight to one profile at most: the wait engine's default, and the connections
+the profile's client keeps. Here, beside the other per-profile defaults, so that the client
+(session.py) need not import the engine, which `status` does not load."""
 
 _COMMON_KEYS = frozenset({"provider", "url", "verify_tls", "ca_bundle", "timeout"})
 _DECLARED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

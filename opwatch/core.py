@@ -4,6 +4,9 @@
 Each service takes an open `Session`, so that one run shares one event loop, one connection pool
 and one login per profile (`wait --errors` lists errors over the session it waited with). They
 print nothing and import no rich: results come back, progress goes to a callback.
+
+`status` runs thousands of times a day in CI and needs only `read`: the wait engine and the
+error listing are imported by the services that use them, not with this module.
 """
 
 import asyncio
@@ -12,15 +15,15 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from opwatch.errors import OpwatchError
-from opwatch.explain import Listing, read_errors
 from opwatch.model import Operation, OperationError, OpRef, Reading
-from opwatch.watch import Event, Watcher, WatchOptions
 
 if TYPE_CHECKING:
     import random
 
+    from opwatch.explain import Listing
     from opwatch.listing import ListQuery
     from opwatch.session import Session
+    from opwatch.watch import Event, Watcher, WatchOptions
 
 READ_WINDOW = 256
 """Reads in flight at once; the per-profile connection limit paces the requests themselves."""
@@ -57,13 +60,15 @@ async def read(session: "Session", refs: Iterable[OpRef]) -> AsyncGenerator[Read
 def watcher(
     session: "Session",
     refs: Iterable[OpRef],
-    options: WatchOptions,
-    report: Callable[[Event], None],
+    options: "WatchOptions",
+    report: "Callable[[Event], None]",
     rng: "random.Random | None" = None,
-) -> Watcher:
+) -> "Watcher":
     """The wait service: the engine for one wait on the session's runtime, reporting every read
     as an Event with a frozen snapshot. `await it.run()` waits and returns the WatchResult;
     `it.snapshots()` says where each operation stands meanwhile (what Ctrl-C prints)."""
+    from opwatch.watch import Watcher
+
     return Watcher(session, refs, options, session.runtime, report, rng)
 
 
@@ -74,9 +79,11 @@ async def list_errors(
     limit: int | None,
     group: bool,
     each: Callable[[OpRef, OperationError], None] | None = None,
-) -> AsyncGenerator[Listing, None]:
+) -> "AsyncGenerator[Listing, None]":
     """The failed items of each REF, one Listing per REF in REF order: `limit` rows kept per
     operation (None: all), group counts with `group`, every row passed to `each` as it comes."""
+    from opwatch.explain import read_errors
+
     for ref in refs:
         yield await read_errors(session, ref, limit=limit, group=group, each=each)
 

@@ -7,13 +7,13 @@ from types import TracebackType
 
 import httpx
 
+from opwatch.config import CONCURRENCY_PER_PROFILE as MAX_CONNECTIONS_PER_PROFILE
 from opwatch.config import Config, Profile
 from opwatch.http import Http
 from opwatch.providers import provider_class
 from opwatch.providers.base import Provider
 from opwatch.runtime import Runtime
 from opwatch.transport import DEFAULT_PORTS, Transport
-from opwatch.watch import CONCURRENCY_PER_PROFILE as MAX_CONNECTIONS_PER_PROFILE
 
 USER_AGENT = "opwatch"
 

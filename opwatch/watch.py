@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from opwatch.config import CONCURRENCY_PER_PROFILE
 from opwatch.errors import AuthError, OpwatchError, ProviderError
 from opwatch.exitcodes import ExitCode, combine
 from opwatch.model import Operation, OpRef, Reading, State, reading_code
@@ -36,8 +37,6 @@ one wake-up of the event loop. On a quiet loop a wake-up of its own (timer, poll
 costs a read more CPU than all of its HTTP and JSON."""
 DEFAULT_RETRIES = 5
 DEFAULT_RATE_PER_PROFILE = 100.0
-CONCURRENCY_PER_PROFILE = 8
-"""Requests in flight to one profile at most; its transport keeps as many connections."""
 
 
 class Until(StrEnum):

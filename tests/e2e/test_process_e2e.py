@@ -89,6 +89,39 @@ def test_closed_pipe_ends_quietly(wall_sim: Simulator, wall_config: Path) -> Non
     assert "Broken pipe" not in done.stderr
 
 
+# `status` runs thousands of times a day in CI: a fresh process loads only what it runs. Each of
+# these modules, loaded on that path again, made it measurably slower (bench/startup.py).
+NOT_FOR_STATUS = (
+    "opwatch.watch",  # the wait engine
+    "opwatch.explain",  # error listings
+    "opwatch.commands.wait",  # every other command: built only when it runs
+    "opwatch.commands.demo",
+    "opwatch.commands.list_errors",
+    "opwatch.commands.providers",
+    "opwatch.simulator",
+    "rich",  # tables and live views: not for -o json
+    "jmespath",  # declared providers: not for a config without them
+    "uvloop",  # a wait's many reads: not for one read each
+)
+
+
+def test_status_json_loads_only_what_it_runs(wall_sim: Simulator, wall_config: Path) -> None:
+    ref = wall_sim.add_operation({"provider": "toloka", "age_s": 100})
+    script = (
+        "import sys; from opwatch.cli import console_script; import atexit; "
+        "atexit.register(lambda: print(*sorted(sys.modules), file=sys.stderr)); "
+        f"sys.argv = ['opwatch', 'status', {ref!r}, '-o', 'json']; console_script()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"state":"succeeded"' in done.stdout
+    loaded = set(done.stderr.split())
+    assert "opwatch.commands.status" in loaded
+    assert sorted(loaded.intersection(NOT_FOR_STATUS)) == []
+
+
 @pytest.mark.parametrize(
     "env", [{"PYTHONIOENCODING": "ascii", "LC_ALL": "C"}, {"PYTHONIOENCODING": "latin-1"}]
 )
