@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
@@ -339,23 +340,34 @@ def origin_of(url: str) -> str:
     return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
 
 
+MAX_RETRY_AFTER_S = 86_400.0
+"""The longest wait a Retry-After can ask for: one day. A server may send a number or a date
+years ahead; no provider means more than a day by it, and a wait must still show a wake-up
+time it can print and reach its deadline."""
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if unusable."""
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date, capped at
+    MAX_RETRY_AFTER_S (one day); None if unusable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # the email package: only for a dated reply
+        from email.utils import parsedate_to_datetime  # the email package: only for a date
 
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        # `inf`, `1e999` and `nan` are floats to Python but no delay RFC 9110 allows (digits
+        # only); taken as they are, the engine's schedule overflowed on rounding them.
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 def _reject_constant(name: str) -> Any:
