@@ -2,9 +2,12 @@
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
+from opwatch.errors import ConfigError
 from opwatch.providers.base import MAX_RETRY_AFTER_S, parse_retry_after
+from opwatch.session import proxy_for
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -26,3 +29,29 @@ def test_a_retry_after_that_is_no_number_of_seconds_is_ignored(value: str) -> No
 )
 def test_a_retry_after_is_capped_at_one_day(value: str, seconds: float) -> None:
     assert parse_retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "proxy"),
+    [
+        # Only the variable the profile's URL would use is checked: a broken one for the
+        # other scheme, or one no_proxy exempts, stops nothing.
+        ("http://api.test", {"https_proxy": "socks5://s", "http_proxy": "p:3128"}, "http://p:3128"),
+        ("http://api.test", {"all_proxy": "http://p:abc", "no_proxy": "api.test"}, None),
+        ("http://api.test", {"ALL_PROXY": "HTTP://P:3128"}, "HTTP://P:3128"),
+    ],
+)
+def test_a_proxy_variable_is_checked_only_where_it_is_used(
+    url: str, env: dict[str, str], proxy: str | None
+) -> None:
+    assert proxy_for(httpx.URL(url), env) == proxy
+
+
+def test_an_unusable_proxy_names_its_variable_not_its_value() -> None:
+    env = {"ALL_PROXY": "socks5h://user:hunter2@proxy:1080"}
+    with pytest.raises(ConfigError) as caught:
+        proxy_for(httpx.URL("https://api.test"), env)
+    assert str(caught.value) == (
+        "the proxy in $ALL_PROXY cannot be used: it is a socks5h:// proxy; "
+        "opwatch speaks to http:// proxies only"
+    )

@@ -1,8 +1,14 @@
 """Bugs a review found, each seen as a user would meet it: the whole CLI in-process against the
 simulator on a virtual clock."""
 
+import io
 from pathlib import Path
 
+import pytest
+
+from opwatch.cli import main
+from opwatch.exitcodes import ExitCode
+from opwatch.runtime import Runtime
 from opwatch.simulator import Simulator
 from tests.e2e.conftest import Cli
 
@@ -28,3 +34,33 @@ def test_a_retry_after_of_ages_is_waited_out_for_one_day(
     assert '"state":"succeeded"' in result.stdout
     reads = sim.reads_of(ref)
     assert reads[1] - reads[0] == 86_400
+
+
+CANARY = "c4nary-s3cret"
+
+
+@pytest.mark.parametrize("command", ["status", "wait"])
+@pytest.mark.parametrize(
+    ("variable", "proxy", "problem"),
+    [
+        ("http_proxy", f"http://u:{CANARY}@proxy:abc", "its port is not a number"),
+        ("HTTP_PROXY", f"socks5://u:{CANARY}@proxy:1080", "it is a socks5:// proxy"),
+        ("all_proxy", f"https://u:{CANARY}@proxy", "it is an https:// proxy"),
+        ("http_proxy", f"{CANARY}://proxy:3128", "it is not an http:// proxy"),
+        ("http_proxy", f"http://u:{CANARY}@[::zz]:1", "its host is not a valid"),
+    ],
+)
+def test_a_proxy_opwatch_cannot_use_is_a_config_error_that_hides_the_value(
+    sim: Simulator, config: Path, command: str, variable: str, proxy: str, problem: str
+) -> None:
+    # Real sockets (no test transport): the proxy variables are read for the network only.
+    stdout, stderr = io.StringIO(), io.StringIO()
+    env = {"OPWATCH_CONFIG": str(config), variable: proxy}
+    runtime = Runtime(env=env, stdout=stdout, stderr=stderr, stdin=io.StringIO())
+    code = main([command, sim.refs()[0]], runtime)
+    said = stdout.getvalue() + stderr.getvalue()
+    assert code == ExitCode.CONFIG, said
+    assert f"the proxy in ${variable} cannot be used: {problem}" in said
+    assert CANARY not in said
+    assert "internal error" not in said
+    assert sim.stats()["requests"] == 0  # refused before any request, not retried in each
