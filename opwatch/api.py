@@ -5,8 +5,8 @@ The same core services run under the commands (`opwatch.core`), with the same co
 syntax and providers (built-in and declared). Failures are opwatch's own exceptions
 (`opwatch.errors`), each carrying the exit code the command would end with (`exc.exit_code`);
 a wait that ends with a failed operation or at its deadline is a result, not an exception.
-Warnings (a world-readable config, a status word a definition does not list) are Python
-warnings of the category `OpwatchWarning`, not lines on stderr.
+Warnings (a world-readable config, a status word opwatch does not know or a definition does
+not list) are Python warnings of the category `OpwatchWarning`, not lines on stderr.
 """
 
 import asyncio

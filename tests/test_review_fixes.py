@@ -1,13 +1,18 @@
 """Bugs a review found, pinned where a unit test says it best."""
 
+import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+import opwatch
 from opwatch.errors import ConfigError
+from opwatch.model import State
 from opwatch.providers.base import MAX_RETRY_AFTER_S, parse_retry_after
 from opwatch.session import proxy_for
+from opwatch.simulator import Scenario, Simulator
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -55,3 +60,23 @@ def test_an_unusable_proxy_names_its_variable_not_its_value() -> None:
         "the proxy in $ALL_PROXY cannot be used: it is a socks5h:// proxy; "
         "opwatch speaks to http:// proxies only"
     )
+
+
+def test_the_library_warns_once_of_a_word_opwatch_does_not_know(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Simulator(Scenario()) as sim:
+        spec = {"provider": "toloka", "duration_s": 1, "age_s": 600, "status_word": "ARCHIVED"}
+        refs = [sim.add_operation(spec) for _ in range(3)]
+        path = tmp_path / "config.yaml"
+        path.write_text(sim.config_yaml())
+        path.chmod(0o600)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            operations = opwatch.status(refs, path)
+    assert [op.state for op in operations] == [State.UNKNOWN] * 3
+    assert [str(w.message) for w in caught if w.category is opwatch.OpwatchWarning] == [
+        f"{refs[0]} reports status 'ARCHIVED', which opwatch does not know; "
+        "it is shown as 'unknown'"
+    ]
+    assert capsys.readouterr() == ("", "")

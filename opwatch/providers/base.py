@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError, UsageError
-from opwatch.model import Operation, OperationError
+from opwatch.model import Operation, OperationError, State
 
 if TYPE_CHECKING:
     import httpx
@@ -96,8 +96,8 @@ class Provider(ABC):
         self.profile = profile
         self.client = client
         self.warn: Callable[[str], None] = lambda message: None
-        """Where a provider says something a user should know once (a status word its
-        definition does not list); the session points it at the runtime's warnings."""
+        """Where a provider says something a user should know once (a status word opwatch
+        cannot place); the session points it at the runtime's warnings."""
         self.refused: AuthError | None = None
         """The refusal that ended this profile for the run: set by the first 401/403 (or
         refused login) that a re-login did not cure; every later read raises it at once."""
@@ -105,6 +105,8 @@ class Provider(ABC):
         """Whether a read got past the credentials (any answer but a refusal)."""
         self._first_read = asyncio.Lock()
         self._failed_connects = 0
+        self._unplaced_said: set[str | None] = set()
+        """The status words already warned of: a wait reads the same word again and again."""
         self._unreachable: ProviderError | None = None
         """The last failure to connect while no read had got through, shared with the reads
         that queued behind it."""
@@ -172,7 +174,19 @@ class Provider(ABC):
             self._trusted = True  # a 404: the credentials were accepted
             raise
         self._trusted = True
+        self._warn_unplaced(op_id, operation)
         return operation
+
+    def _warn_unplaced(self, op_id: str, operation: Operation) -> None:
+        """Warn, once per word for the run, of a status word opwatch cannot place: the one
+        place it is said, for status, wait and the library alike."""
+        why = self.unplaced_status(operation)
+        word = operation.provider_status
+        if why is None or word in self._unplaced_said:
+            return
+        self._unplaced_said.add(word)
+        said = f"status {word!r}" if word is not None else "no status word"
+        self.warn(f"{self.profile.name}:{op_id} reports {said}, {why}")
 
     async def check(self) -> None:
         """Prove the credentials with one login or one cheap authenticated read; raise the
@@ -210,6 +224,14 @@ class Provider(ABC):
         """The delay before the next read of `operation`, given the engine's `delay`: a
         provider that knows better (interval bounds, a Retry-After on a success) adjusts it."""
         return delay
+
+    def unplaced_status(self, operation: Operation) -> str | None:
+        """Why the status word of `operation` is one opwatch cannot place, said after it
+        (`which opwatch does not know; …`), or None when the word is a known one. A declared
+        provider names the definition that does not list the word."""
+        if operation.state is not State.UNKNOWN:
+            return None
+        return "which opwatch does not know; it is shown as 'unknown'"
 
     def credential_in_use(self) -> str:
         """The profile key of the credential this provider sends, for hints on a refusal."""

@@ -430,7 +430,8 @@ class DeclaredProvider(Provider):
         """Last (ETag, status, body) per path, for If-None-Match."""
         self._retry_after: dict[str, float] = {}
         """The Retry-After of each operation's last read, in seconds."""
-        self._warned: set[str] = set()
+        self._unlisted: dict[str, str] = {}
+        """The status word of each operation whose last read the definition does not list."""
 
     @classmethod
     def normalize_id(cls, text: str) -> str:
@@ -462,12 +463,10 @@ class DeclaredProvider(Provider):
         operation, unlisted = read_operation(
             definition, payload, op_id, http_status=status, also=also
         )
-        if unlisted is not None and unlisted not in self._warned:
-            self._warned.add(unlisted)  # once per word: a wait reads it again and again
-            self.warn(
-                f"{definition.label} answered the status {unlisted!r}, which the definition in "
-                f"{definition.source} does not list; read as {definition.state.other.value}"
-            )
+        if unlisted is None:
+            self._unlisted.pop(op_id, None)
+        else:
+            self._unlisted[op_id] = unlisted  # for unplaced_status, right after this read
         return operation
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
@@ -487,6 +486,17 @@ class DeclaredProvider(Provider):
             else:
                 async for row in self._listed(source, source.url.fill(values), operation.id):
                     yield row
+
+    def unplaced_status(self, operation: Operation) -> str | None:
+        """A word the definition does not list, named with where it is declared (its state
+        is `other`, which need not be unknown); else as for any provider."""
+        if operation.id in self._unlisted:
+            definition = self.definition
+            return (
+                f"which the definition in {definition.source} does not list; "
+                f"read as {definition.state.other.value}"
+            )
+        return super().unplaced_status(operation)
 
     def error_text(self, payload: Any) -> str | None:
         """The message the definition's `error_message` reads in an error body."""

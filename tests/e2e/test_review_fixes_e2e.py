@@ -10,7 +10,7 @@ from opwatch.cli import main
 from opwatch.exitcodes import ExitCode
 from opwatch.runtime import Runtime
 from opwatch.simulator import Simulator
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, Run
 
 
 def test_an_infinite_retry_after_is_ignored(sim: Simulator, cli: Cli, config: Path) -> None:
@@ -64,3 +64,58 @@ def test_a_proxy_opwatch_cannot_use_is_a_config_error_that_hides_the_value(
     assert CANARY not in said
     assert "internal error" not in said
     assert sim.stats()["requests"] == 0  # refused before any request, not retried in each
+
+
+EXAMPLES = Path(__file__).parent.parent.parent / "examples" / "providers"
+
+
+@pytest.fixture
+def declared_config(sim: Simulator, tmp_path: Path) -> Path:
+    """OpenAI's batches (`other: unknown`) and Azure's operations (`other: running`), declared
+    by the shipped definitions and served by the simulator."""
+    apis = {"openai-batch": ("openai", "openai_token"), "azure-async": ("azure", "azure_token")}
+    providers = "".join(f"  {name}: {{file: {EXAMPLES / name}.yaml}}\n" for name in apis)
+    profiles = "".join(
+        f"  {profile}: {{provider: {name}, url: '{sim.url}', token: {sim.credentials[key]}}}\n"
+        for name, (profile, key) in apis.items()
+    )
+    path = tmp_path / "declared.yaml"
+    path.write_text(f"providers:\n{providers}profiles:\n{profiles}")
+    path.chmod(0o600)
+    return path
+
+
+def warnings_of(run: Run) -> list[str]:
+    return [line for line in run.stderr.splitlines() if line.startswith("opwatch: warning:")]
+
+
+@pytest.mark.parametrize(
+    ("provider", "state"), [("openai-batch", "unknown"), ("azure-async", "running")]
+)
+@pytest.mark.parametrize(
+    "command", [["status", "-o", "json"], ["wait", "--json", "--timeout", "1m"]]
+)
+def test_a_word_a_definition_does_not_list_is_warned_of_once(
+    sim: Simulator, cli: Cli, declared_config: Path, provider: str, state: str, command: list[str]
+) -> None:
+    spec = {"provider": provider, "duration_s": 5, "age_s": 60, "status_word": "Archived"}
+    refs = [sim.add_operation(spec) for _ in range(2)]
+    result = cli(*command, *refs, env={"OPWATCH_CONFIG": str(declared_config)})
+    assert f'"state":"{state}"' in result.stdout, result.stderr
+    assert warnings_of(result) == [
+        f"opwatch: warning: {refs[0]} reports status 'Archived', which the definition in "
+        f"{EXAMPLES / provider}.yaml does not list; read as {state}"
+    ]
+
+
+@pytest.mark.parametrize("command", [["status"], ["wait", "--timeout", "1m"]])
+def test_a_word_opwatch_does_not_know_is_warned_of_once(
+    sim: Simulator, cli: Cli, config: Path, command: list[str]
+) -> None:
+    spec = {"provider": "toloka", "duration_s": 1, "age_s": 5, "status_word": "ARCHIVED"}
+    refs = [sim.add_operation(spec) for _ in range(2)]
+    result = cli(*command, *refs)
+    assert warnings_of(result) == [
+        f"opwatch: warning: {refs[0]} reports status 'ARCHIVED', which opwatch does not know; "
+        "it is shown as 'unknown'"
+    ]
