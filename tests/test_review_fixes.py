@@ -1,5 +1,6 @@
 """Bugs a review found, pinned where a unit test says it best."""
 
+import io
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,12 +9,16 @@ import httpx
 import pytest
 
 import opwatch
+from opwatch.cli import main
 from opwatch.errors import ConfigError
+from opwatch.exitcodes import ExitCode
 from opwatch.model import State
 from opwatch.providers.base import MAX_RETRY_AFTER_S, parse_retry_after
+from opwatch.runtime import Runtime
 from opwatch.session import proxy_for
 from opwatch.simulator import Scenario, Simulator
 
+EXAMPLES = Path(__file__).parent.parent / "examples" / "providers"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -80,3 +85,49 @@ def test_the_library_warns_once_of_a_word_opwatch_does_not_know(
         "it is shown as 'unknown'"
     ]
     assert capsys.readouterr() == ("", "")
+
+
+BATCH = {
+    "id": "batch_1",
+    "status": "completed",
+    "request_counts": {"total": 3, "completed": 1, "failed": 2},
+    "error_file_id": "file-err",
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b'{"custom_id": "r1"}\n{"custom_id": "caf\xe9"}\n', 2),  # Latin-1, not UTF-8
+        (b'{"custom_id": "r1", "n": NaN}\n', 1),  # Python's parser takes NaN; JSON does not
+        (b'{"custom_id": "\\udc80"}\n', 1),  # half a surrogate pair: no output could print it
+    ],
+)
+def test_an_error_file_that_is_not_json_lines_is_a_provider_error(
+    tmp_path: Path, content: bytes, line: int
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/files/file-err/content":
+            return httpx.Response(200, content=content)
+        return httpx.Response(200, json=BATCH)
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"providers:\n  openai-batch: {{file: {EXAMPLES / 'openai-batch.yaml'}}}\n"
+        "profiles:\n  openai: {provider: openai-batch, url: 'https://batch.test', token: t}\n"
+    )
+    config.chmod(0o600)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    runtime = Runtime(
+        stdin=io.StringIO(),
+        stdout=stdout,
+        stderr=stderr,
+        env={"OPWATCH_CONFIG": str(config)},
+        transport=httpx.MockTransport(answer),
+    )
+    code = main(["list-errors", "openai:batch_1"], runtime)
+    assert code == ExitCode.UNREACHABLE, stderr.getvalue()
+    assert stderr.getvalue() == (
+        "opwatch: warning: openai:batch_1: OpenAI Batch sent an error file opwatch cannot read: "
+        f"line {line} is not JSON\n"
+    )

@@ -307,7 +307,7 @@ class Provider(ABC):
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of `response`, or a ProviderError that shows what came instead."""
         try:
-            return _loads(response.content)
+            return loads_json(response.content)
         except ValueError:  # UnicodeDecodeError is one
             raise ProviderError(
                 f"{self.label} at {self.profile.url} answered {response.status_code} with "
@@ -346,7 +346,7 @@ class Provider(ABC):
 
     def _detail(self, response: httpx.Response) -> str | None:
         try:
-            payload = _loads(response.content)
+            payload = loads_json(response.content)
         except ValueError:
             return _describe_body(response) if response.content else None
         try:
@@ -400,9 +400,10 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """JSON as RFC 8259 has it: NaN and Infinity are not JSON, though Python's parser takes them."""
 
 
-def _loads(content: bytes) -> Any:
-    """JSON from a reply body, or ValueError: bytes that are not UTF-8, text that is not JSON,
-    or a string holding half a surrogate pair (`"\\udc80"`), which no output could print."""
+def loads_json(content: bytes) -> Any:
+    """JSON from a reply body (or one line of a JSON Lines body), or ValueError: bytes that are
+    not UTF-8, text that is not JSON, or a string holding half a surrogate pair (`"\\udc80"`),
+    which no output could print."""
     text = content.decode("utf-8-sig")
     value = _DECODER.decode(text)
     if "\\u" in text and re.search(r"\\u[dD][89abcdefABCDEF]", text):

@@ -36,7 +36,7 @@ from jmespath.functions import Functions
 from opwatch.durations import parse_duration
 from opwatch.errors import ConfigError, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, ProviderSpec, parse_retry_after
+from opwatch.providers.base import Provider, ProviderSpec, loads_json, parse_retry_after
 from opwatch.providers.parsing import as_int, parse_timestamp
 
 if TYPE_CHECKING:
@@ -593,12 +593,15 @@ class DeclaredProvider(Provider):
         """
         response = await self.request("GET", path, headers=self._headers())
         rows = []
-        for number, line in enumerate(response.content.decode("utf-8-sig").splitlines(), 1):
+        # Split as bytes, on \n and \r only: str.splitlines would also split at U+2028 inside
+        # a string, which JSON allows unescaped. Each line is read as every body is (base.py):
+        # a line that is not UTF-8, or holds NaN, is not JSON.
+        for number, line in enumerate(response.content.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
-            except ValueError:
+                rows.append(loads_json(line))
+            except ValueError:  # UnicodeDecodeError is one
                 raise ProviderError(
                     f"{self.label} sent an error file opwatch cannot read: line {number} is "
                     "not JSON",
