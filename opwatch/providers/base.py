@@ -368,6 +368,17 @@ years ahead; no provider means more than a day by it, and a wait must still show
 time it can print and reach its deadline."""
 
 
+def has_userinfo(url: str) -> bool:
+    """Whether `url` names a user or a password before its host (`https://user:pw@host`).
+
+    Such a URL would put the password wherever opwatch shows the URL: a status note, an
+    error, the profiles table, the -v log. Read by hand, so that a URL too broken to parse
+    is still judged without showing it.
+    """
+    authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+    return "@" in authority
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header: delta-seconds or an HTTP date, capped at
     MAX_RETRY_AFTER_S (one day); None if unusable."""

@@ -36,7 +36,13 @@ from jmespath.functions import Functions
 from opwatch.durations import parse_duration
 from opwatch.errors import ConfigError, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, ProviderSpec, loads_json, parse_retry_after
+from opwatch.providers.base import (
+    Provider,
+    ProviderSpec,
+    has_userinfo,
+    loads_json,
+    parse_retry_after,
+)
 from opwatch.providers.parsing import as_int, parse_timestamp
 
 if TYPE_CHECKING:
@@ -838,6 +844,11 @@ def definition_from(name: str, body: Any, source: str) -> Definition:
     )
 
     url = _string(where, "url", body["url"]) if "url" in body else None
+    if url is not None and has_userinfo(url):
+        # Before the message below, which shows the URL: it would print the password.
+        raise where.error(
+            "url", "must not hold a user name or password; a profile gives it (see auth.secret)"
+        )
     if url is not None and not re.match(r"^https?://[^/\s]+", url):
         raise where.error("url", f"must look like https://host[:port] (got {url!r})")
     return Definition(

@@ -119,3 +119,45 @@ def test_a_word_opwatch_does_not_know_is_warned_of_once(
         f"opwatch: warning: {refs[0]} reports status 'ARCHIVED', which opwatch does not know; "
         "it is shown as 'unknown'"
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://admin:{CANARY}@127.0.0.1:9",
+        f"https://{CANARY}@api.test/v1",
+        f"http://admin:{CANARY}@[::1",  # not even a URL: still not echoed
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["status", "media:42"], ["status", "-v", "media:42"], ["profiles"]]
+)
+def test_credentials_in_a_profile_url_are_refused_unseen(
+    cli: Cli, tmp_path: Path, url: str, command: list[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"profiles:\n  media: {{provider: wesog, url: '{url}', api_key: k}}\n")
+    config.chmod(0o600)
+    result = cli(*command, "--config", str(config))
+    assert result.code == ExitCode.CONFIG, result.stderr
+    assert CANARY not in result.stdout + result.stderr
+    said = result.stdout + result.stderr  # profiles shows it in its table
+    assert "'url' must not hold a user name or password; give the credential as 'api_key'" in said
+
+
+def test_credentials_in_a_definition_url_are_refused_unseen(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "providers:\n"
+        "  jobs:\n"
+        f"    url: https://bot:{CANARY}@jobs.test\n"
+        "    id: '(?P<job>[0-9]+)'\n"
+        "    status: /jobs/{job}\n"
+        "    state: {word: phase}\n"
+        "profiles:\n  j: {provider: jobs}\n"
+    )
+    config.chmod(0o600)
+    result = cli("status", "j:1", "--config", str(config))
+    assert result.code == ExitCode.CONFIG, result.stderr
+    assert CANARY not in result.stdout + result.stderr
+    assert "'url' must not hold a user name or password" in result.stderr
