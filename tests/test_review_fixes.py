@@ -1,21 +1,24 @@
 """Bugs a review found, pinned where a unit test says it best."""
 
+import asyncio
 import io
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import opwatch
 from opwatch.cli import main
-from opwatch.errors import ConfigError
+from opwatch.config import parse_config
+from opwatch.errors import AuthError, ConfigError, NoLongerKept, ProviderError
 from opwatch.exitcodes import ExitCode
-from opwatch.model import State
+from opwatch.model import Operation, OperationError, State
 from opwatch.providers.base import MAX_RETRY_AFTER_S, parse_retry_after
 from opwatch.runtime import Runtime
-from opwatch.session import proxy_for
+from opwatch.session import Session, proxy_for
 from opwatch.simulator import Scenario, Simulator
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "providers"
@@ -131,3 +134,49 @@ def test_an_error_file_that_is_not_json_lines_is_a_provider_error(
         "opwatch: warning: openai:batch_1: OpenAI Batch sent an error file opwatch cannot read: "
         f"line {line} is not JSON\n"
     )
+
+
+TOLOKA_LOG = "https://t.test/api/v1/operations/x/log"
+
+
+def toloka_rows(handler: Any) -> list[OperationError]:
+    """The error rows of Toloka operation `x`, its log answered by `handler`."""
+    document = {
+        "profiles": {"crowd": {"provider": "toloka", "token": "t", "url": "https://t.test"}}
+    }
+    cfg = parse_config(document, Path("c.yaml"), {})
+    operation = Operation("toloka", "x", State.FAILED, "FAIL")
+
+    async def main() -> list[OperationError]:
+        runtime = Runtime(env={}, transport=httpx.MockTransport(handler))
+        async with Session(cfg, runtime) as session:
+            return [row async for row in session.provider("crowd").errors(operation)]
+
+    return asyncio.run(main())
+
+
+def test_toloka_lists_its_log_through_the_shared_array_reader() -> None:
+    step = {"type": "T", "success": False, "output": {"code": "E", "message": "m"}}
+    rows = toloka_rows(lambda request: httpx.Response(200, json=[step, {**step, "success": True}]))
+    assert [(row.code, row.message) for row in rows] == [("E", "m")]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "message"),
+    [
+        (httpx.Response(404, json={"code": "DOES_NOT_EXIST"}), NoLongerKept, "no longer kept"),
+        (httpx.Response(401, json={"code": "NOT_AUTHENTICATED"}), AuthError, "were refused"),
+        (httpx.Response(200, content=b"[{}, {"), ProviderError, "sent the log of operation x"),
+    ],
+)
+def test_toloka_log_failures(reply: httpx.Response, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        toloka_rows(lambda request: reply)
+
+
+def test_toloka_log_unreachable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(ProviderError, match=r"cannot reach Toloka at https://t\.test"):
+        toloka_rows(refuse)

@@ -258,20 +258,29 @@ class Provider(ABC):
         raise self.http_error(response)
 
     async def array_items(
-        self, url: str, headers: Mapping[str, str], what: str
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        what: str,
+        not_found: Callable[[], Exception] | None = None,
     ) -> AsyncGenerator[Any, None]:
         """The items of the JSON array that `GET url` answers, parsed as the bytes arrive: a
         list can hold 100,000 operations, and memory must follow one item, not the array.
-        `what` names the array in messages (`the list of operations`)."""
+        `what` names the array in messages (`the list of operations`); `not_found` makes what
+        a 404 means, where it means more than a wrong URL (Toloka: a log dropped)."""
         from opwatch.providers.jsonstream import JSONStreamError, array_items
 
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
                 if not response.is_success:
                     await response.aread()
-                    error = self.http_error(response)
+                    error: Exception = self.http_error(response)
                     if isinstance(error, NotFound):
-                        error = NotFound(f"{self.label} at {self.profile.url} has no {url} (404)")
+                        error = (
+                            not_found()
+                            if not_found is not None
+                            else NotFound(f"{self.label} at {self.profile.url} has no {url} (404)")
+                        )
                     raise error
                 async for item in array_items(response.aiter_bytes()):
                     yield item
