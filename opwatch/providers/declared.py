@@ -43,7 +43,7 @@ from opwatch.providers.base import (
     loads_json,
     parse_retry_after,
 )
-from opwatch.providers.parsing import as_int, parse_timestamp
+from opwatch.providers.parsing import as_int, done_count, parse_timestamp
 
 if TYPE_CHECKING:
     import httpx
@@ -112,7 +112,6 @@ class Template:
     """A URL path under the profile's `url`, with `{name}` holes filled by percent-encoding."""
 
     text: str
-    names: frozenset[str]
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The path with every hole filled; `/` stays (Google names are paths), everything
@@ -303,10 +302,6 @@ def text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _count(value: Any) -> int | None:
-    return as_int(value)
-
-
 def _percent(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -359,17 +354,17 @@ def read_operation(
     document = context(payload, also)
     state, word, unlisted = definition.state.read(document, http_status)
     values = {key: expression.search(document) for key, expression in definition.fields.items()}
-    good, bad = _count(values.get("good")), _count(values.get("bad"))
-    done = _count(values.get("done"))
-    if done is None and "done" not in definition.fields and good is not None and bad is not None:
-        done = good + bad  # processed items are the good and the bad ones
-    total = _count(values.get("total"))
+    good, bad = as_int(values.get("good")), as_int(values.get("bad"))
+    done = as_int(values.get("done"))
+    if done is None and "done" not in definition.fields:
+        done = done_count(good, bad)  # processed items are the good and the bad ones
+    total = as_int(values.get("total"))
     percent = _percent(values.get("percent"))
     if percent is None and done is not None and total:
         percent = min(100.0, 100.0 * done / total)
     elif percent is None and state.terminal:
         percent = 100.0  # a finished operation has come all the way, whatever it counted
-    error_count = _count(values.get("error_count")) if "error_count" in values else bad
+    error_count = as_int(values.get("error_count")) if "error_count" in values else bad
     kind = text(values.get("kind")) or None
     fmt = definition.time_format
     operation = Operation(
@@ -414,12 +409,19 @@ def error_rows(
         )
 
 
+def body_errors(
+    source: ErrorSource, payload: Any, provider: str, op_id: str
+) -> Iterator[OperationError]:
+    """The error rows `source` (one without a `url`) finds in the operation's own body."""
+    rows = source.rows.search(payload) if source.rows else payload
+    return error_rows(source, rows, provider, op_id)
+
+
 def document_errors(definition: Definition, payload: Any, op_id: str) -> Iterator[OperationError]:
     """The error rows held in the operation's own body (sources without a `url`)."""
     for source in definition.errors:
         if source.url is None:
-            rows = source.rows.search(payload) if source.rows else payload
-            yield from error_rows(source, rows, definition.name, op_id)
+            yield from body_errors(source, payload, definition.name, op_id)
 
 
 # --- the provider ----------------------------------------------------------------------------
@@ -479,8 +481,7 @@ class DeclaredProvider(Provider):
         """Rows from the body, then from each error URL, page by page."""
         for source in self.definition.errors:
             if source.url is None:
-                rows = source.rows.search(operation.raw) if source.rows else operation.raw
-                for row in error_rows(source, rows, self.name, operation.id):
+                for row in body_errors(source, operation.raw, self.name, operation.id):
                     yield row
                 continue
             values = self._groups(operation.id)
@@ -750,7 +751,6 @@ def _template(where: _Where, key: str, value: Any, defined: frozenset[str]) -> T
         raise where.error(
             key, f"must be a path under the profile's url, starting with '/' (got {source!r})"
         )
-    names = set()
     try:
         parsed = list(string.Formatter().parse(source))
     except ValueError as exc:
@@ -766,8 +766,7 @@ def _template(where: _Where, key: str, value: Any, defined: frozenset[str]) -> T
                 key,
                 f"uses {{{name}}}, which the id pattern does not define (its groups: {known})",
             )
-        names.add(name)
-    return Template(source, frozenset(names))
+    return Template(source)
 
 
 def _interval(where: _Where, key: str, value: Any) -> float:
