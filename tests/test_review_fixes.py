@@ -3,6 +3,7 @@
 import asyncio
 import io
 import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,48 @@ def test_toloka_log_unreachable() -> None:
 
     with pytest.raises(ProviderError, match=r"cannot reach Toloka at https://t\.test"):
         toloka_rows(refuse)
+
+
+@pytest.fixture
+def wesog_config(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A config of the simulator's profiles, and the REF of a Wesog operation finished long
+    ago (read without waiting)."""
+    with Simulator(Scenario()) as sim:
+        ref = sim.add_operation({"provider": "wesog", "duration_s": 1, "age_s": 600})
+        path = tmp_path / "config.yaml"
+        path.write_text(sim.config_yaml())
+        path.chmod(0o600)
+        yield path, ref
+
+
+def test_the_library_waits_on_uvloop_as_the_command_does(wesog_config: tuple[Path, str]) -> None:
+    path, ref = wesog_config
+    loops: list[str] = []
+    result = opwatch.wait(
+        ref,
+        config=path,
+        on_event=lambda event: loops.append(type(asyncio.get_running_loop()).__module__),
+    )
+    assert result.ok
+    assert len(loops) >= 1
+    assert set(loops) == {"uvloop"}
+
+
+@pytest.mark.parametrize(
+    ("call", "advice"),
+    [
+        (lambda path, ref: opwatch.wait(ref, config=path), r"here, await wait_async\(\)"),
+        (
+            lambda path, ref: next(opwatch.list_errors(ref, path)),
+            r"here, use list_errors_async\(\)",
+        ),
+    ],
+)
+def test_the_plain_twins_refuse_a_running_loop(
+    wesog_config: tuple[Path, str], call: Callable[[Path, str], object], advice: str
+) -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match=r"runs its own event loop; " + advice):
+            call(*wesog_config)
+
+    asyncio.run(main())
