@@ -5,8 +5,8 @@ The same core services run under the commands (`opwatch.core`), with the same co
 syntax and providers (built-in and declared). Failures are opwatch's own exceptions
 (`opwatch.errors`), each carrying the exit code the command would end with (`exc.exit_code`);
 a wait that ends with a failed operation or at its deadline is a result, not an exception.
-Warnings (a world-readable config, a status word a definition does not list) are Python
-warnings of the category `OpwatchWarning`, not lines on stderr.
+Warnings (a world-readable config, a status word opwatch does not know or a definition does
+not list) are Python warnings of the category `OpwatchWarning`, not lines on stderr.
 """
 
 import asyncio
@@ -94,18 +94,28 @@ def _refs(refs: Refs, config: Config, profile: str | None) -> list[OpRef]:
     return resolve_refs([str(ref) for ref in given], config, profile)
 
 
-def _blocking(main: Callable[P, Coroutine[Any, Any, T]], doc: str) -> Callable[P, T]:
+def _outside_a_loop(name: str, instead: str) -> None:
+    """Refuse to run `opwatch.<name>()` inside a running event loop, where its own loop cannot
+    start: the message says what to call `instead`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"opwatch.{name}() runs its own event loop; here, {instead}")
+
+
+def _blocking(
+    main: Callable[P, Coroutine[Any, Any, T]], doc: str, *, many_reads: bool = False
+) -> Callable[P, T]:
     """The plain twin of an `_async` function: the same parameters (one signature, so the
-    twins cannot drift apart), run on a fresh event loop."""
+    twins cannot drift apart), run on a fresh event loop; uvloop's for `many_reads`, as the
+    CLI's wait (Runtime.run)."""
     name = main.__name__.removesuffix("_async")
 
     @functools.wraps(main)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return _runtime().run(main(*args, **kwargs))
-        raise RuntimeError(f"opwatch.{name}() runs its own event loop; here, await {name}_async()")
+        _outside_a_loop(name, f"await {name}_async()")
+        return _runtime().run(main(*args, **kwargs), many_reads=many_reads)
 
     run.__name__ = run.__qualname__ = name
     run.__doc__ = doc
@@ -214,6 +224,7 @@ async def wait_async(
 wait = _blocking(
     wait_async,
     """Poll each REF until it is terminal or the deadline passes (see wait_async).""",
+    many_reads=True,
 )
 
 
@@ -246,14 +257,7 @@ def list_errors(
 ) -> Iterator[OperationError]:
     """The failed items of each REF (`opwatch list-errors`), streamed: rows are read as the
     iteration asks for them, on an event loop of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            "opwatch.list_errors() runs its own event loop; here, use list_errors_async()"
-        )
+    _outside_a_loop("list_errors", "use list_errors_async()")
     loop = asyncio.new_event_loop()
     rows = list_errors_async(refs, config, profile=profile)
     try:

@@ -371,6 +371,14 @@ def _parse_profile(
         if spec.default_url is None:
             raise ConfigError(f"{where}: 'url' is required for {spec.label} (https://host[:port])")
         url = spec.default_url(options)
+    # Loaded already with the provider's spec; not at the top, where `--help` would pay for it.
+    from opwatch.providers.base import has_userinfo
+
+    if has_userinfo(url):
+        # Checked before any message that shows the URL: its password would be printed.
+        raise ConfigError(
+            f"{where}: 'url' must not hold a user name or password; {_secret_home(spec)}"
+        )
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(f"{where}: 'url' must look like https://host[:port] (got {url!r})")
 
@@ -397,6 +405,14 @@ def _parse_profile(
         secrets=secrets,
         source=path,
     )
+
+
+def _secret_home(spec: "ProviderSpec") -> str:
+    """Where a profile of `spec`'s provider gives its credential, said as advice."""
+    if not spec.secret_keys:
+        return f"opwatch sends no credential to {spec.label}"
+    keys = " or ".join(f"'{key}'" for key in spec.secret_keys)
+    return f"give the credential as {keys} (or {spec.secret_keys[0]}_command)"
 
 
 def _secret(

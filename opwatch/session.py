@@ -9,6 +9,7 @@ import httpx
 
 from opwatch.config import CONCURRENCY_PER_PROFILE as MAX_CONNECTIONS_PER_PROFILE
 from opwatch.config import Config, Profile
+from opwatch.errors import ConfigError
 from opwatch.http import Http
 from opwatch.providers import provider_class
 from opwatch.providers.base import Provider
@@ -16,6 +17,14 @@ from opwatch.runtime import Runtime
 from opwatch.transport import DEFAULT_PORTS, Transport
 
 USER_AGENT = "opwatch"
+_PROXY_SCHEMES = {
+    "https": "an https",
+    "socks4": "a socks4",
+    "socks4a": "a socks4a",
+    "socks5": "a socks5",
+    "socks5h": "a socks5h",
+}
+"""The schemes of proxies opwatch cannot speak to, as a message names them."""
 
 
 class Session:
@@ -97,7 +106,7 @@ def proxy_for(url: httpx.URL, env: Mapping[str, str]) -> str | None:
     in A-labels or with a non-ASCII name (httpx never matches them), and `host:443` for a URL
     that leaves its port to the scheme (httpx compares it with no port and never matches).
     """
-    proxies: dict[str, str] = {}
+    proxies: dict[str, tuple[str, str]] = {}  # scheme: (value, the variable it came from)
     for lower_only in (False, True):  # urllib's two passes: lower case decides
         for name, value in env.items():
             key = name.lower()
@@ -106,19 +115,60 @@ def proxy_for(url: httpx.URL, env: Mapping[str, str]) -> str | None:
             if name == "HTTP_PROXY" and "REQUEST_METHOD" in env:
                 continue  # a CGI request's Proxy: header arrives as HTTP_PROXY (httpoxy)
             if value:
-                proxies[key[:-6]] = value
+                proxies[key[:-6]] = (value, name)
             elif lower_only:
                 proxies.pop(key[:-6], None)
-    proxy = proxies.get(url.scheme) or proxies.get("all")
-    if not proxy:
+    chosen = proxies.get(url.scheme) or proxies.get("all")
+    if not chosen:
         return None
-    for entry in proxies.get("no", "").split(","):
+    for entry in proxies.get("no", ("", ""))[0].split(","):
         entry = entry.strip()
         if entry == "*":
             return None
         if entry and _exempts(entry, url):
             return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    proxy, variable = chosen
+    return _usable_proxy(proxy if "://" in proxy else f"http://{proxy}", variable)
+
+
+def _usable_proxy(proxy: str, variable: str) -> str:
+    """`proxy` when opwatch's transport can dial it, else a ConfigError naming `variable`.
+
+    Checked here, once per profile before any request: a port that is no number would end the
+    run with httpx's InvalidURL, and a SOCKS or https:// proxy be refused inside every read
+    (the transport speaks to http:// proxies only). The value is never shown: a proxy URL may
+    hold a password (`http://user:secret@proxy:3128`).
+    """
+    problem = None
+    try:
+        parsed = httpx.URL(proxy)
+    except httpx.InvalidURL as exc:
+        # httpx's message quotes the bad part, which may be the password: name the part only.
+        problem = _url_problem(str(exc))
+    else:
+        if parsed.scheme != "http":
+            # Only a scheme people use for proxies is named: any other text may be a secret.
+            kind = _PROXY_SCHEMES.get(parsed.scheme, "not an http")
+            problem = f"it is {kind}:// proxy; opwatch speaks to http:// proxies only"
+        elif not parsed.host:
+            problem = "it names no host"
+        elif parsed.port is not None and not 0 < parsed.port < 65536:
+            problem = "its port is not a number from 0 to 65535"
+    if problem is None:
+        return proxy
+    raise ConfigError(f"the proxy in ${variable} cannot be used: {problem}")
+
+
+def _url_problem(message: str) -> str:
+    """What is wrong with a URL, from httpx's InvalidURL message, without the URL's text."""
+    lowered = message.lower()
+    if "port" in lowered:
+        return "its port is not a number from 0 to 65535"
+    if any(word in lowered for word in ("ipv4", "ipv6", "idna")):
+        return "its host is not a valid name or address"
+    if "character" in lowered:
+        return "it holds a character no URL may"
+    return "it is not a URL"
 
 
 def _exempts(entry: str, url: httpx.URL) -> bool:

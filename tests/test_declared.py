@@ -305,12 +305,12 @@ def test_a_word_the_definition_does_not_list_warns_once(mock: respx.MockRouter) 
     runtime.warn = warnings.append  # type: ignore[method-assign]
 
     async def three_reads(provider: Any) -> Any:
-        return [await provider.fetch("ops/42") for _ in range(3)]
+        return [await provider.read("ops/42") for _ in range(3)]
 
     operations = call(mock, config(), three_reads, runtime)
     assert {op.state for op in operations} == {State.RUNNING}  # `other: running`
     assert warnings == [
-        "Jobs answered the status 'Paused', which the definition in c.yaml: providers.jobs "
+        "j:ops/42 reports status 'Paused', which the definition in c.yaml: providers.jobs "
         "does not list; read as running"
     ]
 

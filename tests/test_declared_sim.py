@@ -114,7 +114,7 @@ def test_an_unknown_word_warns_and_never_crashes(
     assert run.code == 0, run.stderr
     (record,) = records(run)
     assert (record["state"], record["provider_status"]) == (state, word)
-    assert f"answered the status '{word}', which the definition in" in run.stderr
+    assert f"{ref} reports status '{word}', which the definition in" in run.stderr
 
 
 @pytest.mark.parametrize(

@@ -452,7 +452,6 @@ def test_tls_with_a_custom_authority(authority: trustme.CA, tmp_path: Path) -> N
         ("https://api.test", {"https_proxy": "p:3128"}, "http://p:3128"),
         ("http://api.test", {"HTTP_PROXY": "http://p", "REQUEST_METHOD": "GET"}, None),
         ("http://api.test", {"https_proxy": "http://p:3128"}, None),
-        ("http://api.test", {"ALL_PROXY": "socks5://s"}, "socks5://s"),
         ("https://api.test", {"https_proxy": "http://p", "no_proxy": "other, api.test"}, None),
         ("https://api.test", {"https_proxy": "http://p", "no_proxy": "*"}, None),
         ("https://api.test", {"https_proxy": "http://p", "no_proxy": "x, *"}, None),

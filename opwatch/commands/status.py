@@ -25,7 +25,7 @@ from opwatch.commands.common import (
 from opwatch.config import Config
 from opwatch.errors import OpwatchError, shared_by, shared_errors
 from opwatch.exitcodes import ExitCode, combine
-from opwatch.model import OpRef, Reading, State, reading_code
+from opwatch.model import OpRef, Reading, reading_code
 from opwatch.render.console import Printer
 from opwatch.render.json import line, reading_record
 
@@ -70,7 +70,6 @@ def status(
         stopped: list[tuple[str, OpwatchError]] = []
 
         def judge(reading: Reading) -> ExitCode:
-            _warn_unknown(out, reading)
             error = reading.error
             if error is not None:
                 # Errors go to stderr for people even with -q; the table and JSON carry them
@@ -138,12 +137,3 @@ def _without_raw(reading: Reading) -> Reading:
     if reading.operation is None:
         return reading
     return dataclasses.replace(reading, operation=dataclasses.replace(reading.operation, raw=None))
-
-
-def _warn_unknown(out: Printer, reading: Reading) -> None:
-    operation = reading.operation
-    if operation is not None and operation.state is State.UNKNOWN:
-        out.warn(
-            f"{reading.ref} reports status {operation.provider_status!r}, which opwatch does not "
-            "know; it is shown as 'unknown'"
-        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from opwatch.errors import AuthError, NotFound, OpwatchError, ProviderError, UsageError
-from opwatch.model import Operation, OperationError
+from opwatch.model import Operation, OperationError, State
 
 if TYPE_CHECKING:
     import httpx
@@ -95,8 +96,8 @@ class Provider(ABC):
         self.profile = profile
         self.client = client
         self.warn: Callable[[str], None] = lambda message: None
-        """Where a provider says something a user should know once (a status word its
-        definition does not list); the session points it at the runtime's warnings."""
+        """Where a provider says something a user should know once (a status word opwatch
+        cannot place); the session points it at the runtime's warnings."""
         self.refused: AuthError | None = None
         """The refusal that ended this profile for the run: set by the first 401/403 (or
         refused login) that a re-login did not cure; every later read raises it at once."""
@@ -104,6 +105,8 @@ class Provider(ABC):
         """Whether a read got past the credentials (any answer but a refusal)."""
         self._first_read = asyncio.Lock()
         self._failed_connects = 0
+        self._unplaced_said: set[str | None] = set()
+        """The status words already warned of: a wait reads the same word again and again."""
         self._unreachable: ProviderError | None = None
         """The last failure to connect while no read had got through, shared with the reads
         that queued behind it."""
@@ -171,7 +174,19 @@ class Provider(ABC):
             self._trusted = True  # a 404: the credentials were accepted
             raise
         self._trusted = True
+        self._warn_unplaced(op_id, operation)
         return operation
+
+    def _warn_unplaced(self, op_id: str, operation: Operation) -> None:
+        """Warn, once per word for the run, of a status word opwatch cannot place: the one
+        place it is said, for status, wait and the library alike."""
+        why = self.unplaced_status(operation)
+        word = operation.provider_status
+        if why is None or word in self._unplaced_said:
+            return
+        self._unplaced_said.add(word)
+        said = f"status {word!r}" if word is not None else "no status word"
+        self.warn(f"{self.profile.name}:{op_id} reports {said}, {why}")
 
     async def check(self) -> None:
         """Prove the credentials with one login or one cheap authenticated read; raise the
@@ -210,6 +225,14 @@ class Provider(ABC):
         provider that knows better (interval bounds, a Retry-After on a success) adjusts it."""
         return delay
 
+    def unplaced_status(self, operation: Operation) -> str | None:
+        """Why the status word of `operation` is one opwatch cannot place, said after it
+        (`which opwatch does not know; …`), or None when the word is a known one. A declared
+        provider names the definition that does not list the word."""
+        if operation.state is not State.UNKNOWN:
+            return None
+        return "which opwatch does not know; it is shown as 'unknown'"
+
     def credential_in_use(self) -> str:
         """The profile key of the credential this provider sends, for hints on a refusal."""
         keys = self.spec.secret_keys
@@ -235,20 +258,29 @@ class Provider(ABC):
         raise self.http_error(response)
 
     async def array_items(
-        self, url: str, headers: Mapping[str, str], what: str
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        what: str,
+        not_found: Callable[[], Exception] | None = None,
     ) -> AsyncGenerator[Any, None]:
         """The items of the JSON array that `GET url` answers, parsed as the bytes arrive: a
         list can hold 100,000 operations, and memory must follow one item, not the array.
-        `what` names the array in messages (`the list of operations`)."""
+        `what` names the array in messages (`the list of operations`); `not_found` makes what
+        a 404 means, where it means more than a wrong URL (Toloka: a log dropped)."""
         from opwatch.providers.jsonstream import JSONStreamError, array_items
 
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
                 if not response.is_success:
                     await response.aread()
-                    error = self.http_error(response)
+                    error: Exception = self.http_error(response)
                     if isinstance(error, NotFound):
-                        error = NotFound(f"{self.label} at {self.profile.url} has no {url} (404)")
+                        error = (
+                            not_found()
+                            if not_found is not None
+                            else NotFound(f"{self.label} at {self.profile.url} has no {url} (404)")
+                        )
                     raise error
                 async for item in array_items(response.aiter_bytes()):
                     yield item
@@ -284,7 +316,7 @@ class Provider(ABC):
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of `response`, or a ProviderError that shows what came instead."""
         try:
-            return _loads(response.content)
+            return loads_json(response.content)
         except ValueError:  # UnicodeDecodeError is one
             raise ProviderError(
                 f"{self.label} at {self.profile.url} answered {response.status_code} with "
@@ -323,7 +355,7 @@ class Provider(ABC):
 
     def _detail(self, response: httpx.Response) -> str | None:
         try:
-            payload = _loads(response.content)
+            payload = loads_json(response.content)
         except ValueError:
             return _describe_body(response) if response.content else None
         try:
@@ -339,23 +371,45 @@ def origin_of(url: str) -> str:
     return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
 
 
+MAX_RETRY_AFTER_S = 86_400.0
+"""The longest wait a Retry-After can ask for: one day. A server may send a number or a date
+years ahead; no provider means more than a day by it, and a wait must still show a wake-up
+time it can print and reach its deadline."""
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether `url` names a user or a password before its host (`https://user:pw@host`).
+
+    Such a URL would put the password wherever opwatch shows the URL: a status note, an
+    error, the profiles table, the -v log. Read by hand, so that a URL too broken to parse
+    is still judged without showing it.
+    """
+    authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+    return "@" in authority
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if unusable."""
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date, capped at
+    MAX_RETRY_AFTER_S (one day); None if unusable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # the email package: only for a dated reply
+        from email.utils import parsedate_to_datetime  # the email package: only for a date
 
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        # `inf`, `1e999` and `nan` are floats to Python but no delay RFC 9110 allows (digits
+        # only); taken as they are, the engine's schedule overflowed on rounding them.
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 def _reject_constant(name: str) -> Any:
@@ -366,9 +420,10 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """JSON as RFC 8259 has it: NaN and Infinity are not JSON, though Python's parser takes them."""
 
 
-def _loads(content: bytes) -> Any:
-    """JSON from a reply body, or ValueError: bytes that are not UTF-8, text that is not JSON,
-    or a string holding half a surrogate pair (`"\\udc80"`), which no output could print."""
+def loads_json(content: bytes) -> Any:
+    """JSON from a reply body (or one line of a JSON Lines body), or ValueError: bytes that are
+    not UTF-8, text that is not JSON, or a string holding half a surrogate pair (`"\\udc80"`),
+    which no output could print."""
     text = content.decode("utf-8-sig")
     value = _DECODER.decode(text)
     if "\\u" in text and re.search(r"\\u[dD][89abcdefABCDEF]", text):

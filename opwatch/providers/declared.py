@@ -36,8 +36,14 @@ from jmespath.functions import Functions
 from opwatch.durations import parse_duration
 from opwatch.errors import ConfigError, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
-from opwatch.providers.base import Provider, ProviderSpec, parse_retry_after
-from opwatch.providers.parsing import as_int, parse_timestamp
+from opwatch.providers.base import (
+    Provider,
+    ProviderSpec,
+    has_userinfo,
+    loads_json,
+    parse_retry_after,
+)
+from opwatch.providers.parsing import as_int, done_count, parse_timestamp
 
 if TYPE_CHECKING:
     import httpx
@@ -106,7 +112,6 @@ class Template:
     """A URL path under the profile's `url`, with `{name}` holes filled by percent-encoding."""
 
     text: str
-    names: frozenset[str]
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The path with every hole filled; `/` stays (Google names are paths), everything
@@ -297,10 +302,6 @@ def text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _count(value: Any) -> int | None:
-    return as_int(value)
-
-
 def _percent(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -353,17 +354,17 @@ def read_operation(
     document = context(payload, also)
     state, word, unlisted = definition.state.read(document, http_status)
     values = {key: expression.search(document) for key, expression in definition.fields.items()}
-    good, bad = _count(values.get("good")), _count(values.get("bad"))
-    done = _count(values.get("done"))
-    if done is None and "done" not in definition.fields and good is not None and bad is not None:
-        done = good + bad  # processed items are the good and the bad ones
-    total = _count(values.get("total"))
+    good, bad = as_int(values.get("good")), as_int(values.get("bad"))
+    done = as_int(values.get("done"))
+    if done is None and "done" not in definition.fields:
+        done = done_count(good, bad)  # processed items are the good and the bad ones
+    total = as_int(values.get("total"))
     percent = _percent(values.get("percent"))
     if percent is None and done is not None and total:
         percent = min(100.0, 100.0 * done / total)
     elif percent is None and state.terminal:
         percent = 100.0  # a finished operation has come all the way, whatever it counted
-    error_count = _count(values.get("error_count")) if "error_count" in values else bad
+    error_count = as_int(values.get("error_count")) if "error_count" in values else bad
     kind = text(values.get("kind")) or None
     fmt = definition.time_format
     operation = Operation(
@@ -408,12 +409,19 @@ def error_rows(
         )
 
 
+def body_errors(
+    source: ErrorSource, payload: Any, provider: str, op_id: str
+) -> Iterator[OperationError]:
+    """The error rows `source` (one without a `url`) finds in the operation's own body."""
+    rows = source.rows.search(payload) if source.rows else payload
+    return error_rows(source, rows, provider, op_id)
+
+
 def document_errors(definition: Definition, payload: Any, op_id: str) -> Iterator[OperationError]:
     """The error rows held in the operation's own body (sources without a `url`)."""
     for source in definition.errors:
         if source.url is None:
-            rows = source.rows.search(payload) if source.rows else payload
-            yield from error_rows(source, rows, definition.name, op_id)
+            yield from body_errors(source, payload, definition.name, op_id)
 
 
 # --- the provider ----------------------------------------------------------------------------
@@ -430,7 +438,8 @@ class DeclaredProvider(Provider):
         """Last (ETag, status, body) per path, for If-None-Match."""
         self._retry_after: dict[str, float] = {}
         """The Retry-After of each operation's last read, in seconds."""
-        self._warned: set[str] = set()
+        self._unlisted: dict[str, str] = {}
+        """The status word of each operation whose last read the definition does not list."""
 
     @classmethod
     def normalize_id(cls, text: str) -> str:
@@ -462,20 +471,17 @@ class DeclaredProvider(Provider):
         operation, unlisted = read_operation(
             definition, payload, op_id, http_status=status, also=also
         )
-        if unlisted is not None and unlisted not in self._warned:
-            self._warned.add(unlisted)  # once per word: a wait reads it again and again
-            self.warn(
-                f"{definition.label} answered the status {unlisted!r}, which the definition in "
-                f"{definition.source} does not list; read as {definition.state.other.value}"
-            )
+        if unlisted is None:
+            self._unlisted.pop(op_id, None)
+        else:
+            self._unlisted[op_id] = unlisted  # for unplaced_status, right after this read
         return operation
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """Rows from the body, then from each error URL, page by page."""
         for source in self.definition.errors:
             if source.url is None:
-                rows = source.rows.search(operation.raw) if source.rows else operation.raw
-                for row in error_rows(source, rows, self.name, operation.id):
+                for row in body_errors(source, operation.raw, self.name, operation.id):
                     yield row
                 continue
             values = self._groups(operation.id)
@@ -487,6 +493,17 @@ class DeclaredProvider(Provider):
             else:
                 async for row in self._listed(source, source.url.fill(values), operation.id):
                     yield row
+
+    def unplaced_status(self, operation: Operation) -> str | None:
+        """A word the definition does not list, named with where it is declared (its state
+        is `other`, which need not be unknown); else as for any provider."""
+        if operation.id in self._unlisted:
+            definition = self.definition
+            return (
+                f"which the definition in {definition.source} does not list; "
+                f"read as {definition.state.other.value}"
+            )
+        return super().unplaced_status(operation)
 
     def error_text(self, payload: Any) -> str | None:
         """The message the definition's `error_message` reads in an error body."""
@@ -583,12 +600,15 @@ class DeclaredProvider(Provider):
         """
         response = await self.request("GET", path, headers=self._headers())
         rows = []
-        for number, line in enumerate(response.content.decode("utf-8-sig").splitlines(), 1):
+        # Split as bytes, on \n and \r only: str.splitlines would also split at U+2028 inside
+        # a string, which JSON allows unescaped. Each line is read as every body is (base.py):
+        # a line that is not UTF-8, or holds NaN, is not JSON.
+        for number, line in enumerate(response.content.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
-            except ValueError:
+                rows.append(loads_json(line))
+            except ValueError:  # UnicodeDecodeError is one
                 raise ProviderError(
                     f"{self.label} sent an error file opwatch cannot read: line {number} is "
                     "not JSON",
@@ -731,7 +751,6 @@ def _template(where: _Where, key: str, value: Any, defined: frozenset[str]) -> T
         raise where.error(
             key, f"must be a path under the profile's url, starting with '/' (got {source!r})"
         )
-    names = set()
     try:
         parsed = list(string.Formatter().parse(source))
     except ValueError as exc:
@@ -747,8 +766,7 @@ def _template(where: _Where, key: str, value: Any, defined: frozenset[str]) -> T
                 key,
                 f"uses {{{name}}}, which the id pattern does not define (its groups: {known})",
             )
-        names.add(name)
-    return Template(source, frozenset(names))
+    return Template(source)
 
 
 def _interval(where: _Where, key: str, value: Any) -> float:
@@ -825,6 +843,11 @@ def definition_from(name: str, body: Any, source: str) -> Definition:
     )
 
     url = _string(where, "url", body["url"]) if "url" in body else None
+    if url is not None and has_userinfo(url):
+        # Before the message below, which shows the URL: it would print the password.
+        raise where.error(
+            "url", "must not hold a user name or password; a profile gives it (see auth.secret)"
+        )
     if url is not None and not re.match(r"^https?://[^/\s]+", url):
         raise where.error("url", f"must look like https://host[:port] (got {url!r})")
     return Definition(

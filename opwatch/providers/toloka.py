@@ -12,10 +12,9 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
-from opwatch.errors import NoLongerKept, NotFound, ProviderError, UsageError
+from opwatch.errors import NoLongerKept, ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
 from opwatch.providers.base import Provider, ProviderSpec
-from opwatch.providers.jsonstream import JSONStreamError, array_items
 from opwatch.providers.parsing import (
     as_id,
     as_int,
@@ -249,29 +248,18 @@ class TolokaProvider(Provider):
 
     async def errors(self, operation: Operation) -> AsyncIterator[OperationError]:
         """Error rows from `GET /api/v1/operations/{id}/log`, parsed as the bytes arrive."""
-        import httpx  # loaded already by the client this runs on; not at start-up (base.py)
-
-        url = f"/api/v1/operations/{operation.id}/log"
-        try:
-            async with self.client.stream("GET", url, headers=self._auth()) as response:
-                if not response.is_success:
-                    await response.aread()
-                    error = self.http_error(response)
-                    if isinstance(error, NotFound):
-                        # The operation was just read, so a 404 for its log means the log
-                        # is gone: Toloka keeps it a month (PROVIDERS.md). That is an answer,
-                        # not a failure: the listing worked, and says the errors are gone.
-                        raise NoLongerKept(_log_gone(operation))
-                    raise error
-                async for step in array_items(response.aiter_bytes()):
-                    for row in step_errors(step, operation.id):
-                        yield row
-        except JSONStreamError as exc:
-            raise ProviderError(
-                f"Toloka sent a log opwatch cannot read ({exc}) for operation {operation.id}"
-            ) from None
-        except httpx.RequestError as exc:
-            raise self.transport_error(exc) from None
+        # The operation was just read, so a 404 for its log means the log is gone: Toloka
+        # keeps it a month (PROVIDERS.md). That is an answer, not a failure: the listing
+        # worked, and says the errors are gone.
+        steps = self.array_items(
+            f"/api/v1/operations/{operation.id}/log",
+            self._auth(),
+            f"the log of operation {operation.id}",
+            not_found=lambda: NoLongerKept(_log_gone(operation)),
+        )
+        async for step in steps:
+            for row in step_errors(step, operation.id):
+                yield row
 
     async def check(self) -> None:
         """One authenticated read of the cheapest kind: a list of at most one operation."""

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from opwatch.errors import ConfigError
 from tests.conformance.conftest import PROXY_PASSWORD, PROXY_USER, Nginx, Proxies
 from tests.conformance.harness import both, error, free_port, ours, reply, stock
 
@@ -74,8 +75,8 @@ def test_no_proxy_from_the_environment_like_httpx(
     assert mine == theirs == outcome  # same
 
 
-def test_a_socks_proxy_is_refused_by_name(nginx: Nginx) -> None:
-    """httpx needs its socks extra for this; opwatch speaks to http:// proxies only."""
-    (mine, _), *_ = asyncio.run(ours(nginx.url("/ok.json"), env={"all_proxy": "socks5://s:1"}))
-    assert mine == error("UnsupportedProtocol")
-    assert mine.reason == "opwatch speaks to http:// proxies only, not socks5://"
+def test_a_socks_proxy_is_refused_by_name_before_any_request() -> None:
+    """httpx needs its socks extra for this; opwatch speaks to http:// proxies only, and says
+    so when the profile's client is made (nothing listens on port 1)."""
+    with pytest.raises(ConfigError, match=r"\$all_proxy cannot be used: it is a socks5:// proxy"):
+        asyncio.run(ours("http://127.0.0.1:1/ok.json", env={"all_proxy": "socks5://s:1"}))
