@@ -1,7 +1,7 @@
 """One HTTP client per profile, shared by every operation of that profile during a run."""
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 
@@ -36,6 +36,10 @@ class Session:
         self._providers: dict[str, Provider] = {}
         self._stack = AsyncExitStack()
         self._warned_tls: set[str] = set()
+        self.warn: Callable[[str], None] = runtime.warn
+        """Where the session and its providers say what a user should know: the runtime's
+        warnings, or the live view's while one is drawn (a line printed past it would tear its
+        frame)."""
 
     async def __aenter__(self) -> "Session":
         return self
@@ -56,14 +60,14 @@ class Session:
             http = self._client(profile)
             self._stack.push_async_callback(http.aclose)
             found = provider_class(profile.provider)(profile, http)
-            found.warn = self.runtime.warn
+            found.warn = lambda message: self.warn(message)  # whichever is in place then
             self._providers[profile_name] = found
         return found
 
     def _client(self, profile: Profile) -> Http:
         if not profile.verify_tls and profile.name not in self._warned_tls:  # said once
             self._warned_tls.add(profile.name)
-            self.runtime.warn(
+            self.warn(
                 f"profile '{profile.name}' does not verify TLS certificates (verify_tls: false)"
             )
         return Http(

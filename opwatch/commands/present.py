@@ -29,6 +29,7 @@ class Display(Protocol):
 
     def start(self) -> None: ...
     def event(self, event: Event) -> None: ...
+    def warn(self, message: str) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -39,6 +40,9 @@ class Silent:
         pass
 
     def event(self, event: Event) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
         pass
 
     def stop(self) -> None:
@@ -78,6 +82,7 @@ def run_wait(
             watcher = core.watcher(session, targets, watch_options, report)
             holder.append(watcher)
             display = _display(out, watcher.snapshots(), fmt, watch_options)
+            session.warn = display.warn  # a warning must not tear a live frame
             _announce(out, watcher)
             display.start()
             try:

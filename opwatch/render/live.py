@@ -205,6 +205,10 @@ class LiveView:
         if label in section:
             self._sections[section[label]].setdefault(n, None)
 
+    def warn(self, message: str) -> None:
+        """A warning, printed above the live frame: rich moves the frame below it."""
+        self.console.print(Text(f"opwatch: warning: {message}", style="yellow"))
+
     def stop(self) -> None:
         """Draw the last frame and give the terminal back; safe to call twice."""
         if self._ticker is not None and not self._ticker.done():
@@ -579,6 +583,10 @@ class LineLog:
             self._write(event.at, f"{snapshot.ref} {describe(snapshot)}")
         elif self.clock() - self._last_line >= HEARTBEAT_S:
             self._heartbeat(event.at)
+
+    def warn(self, message: str) -> None:
+        """A warning, as a line of the log."""
+        print(f"opwatch: warning: {message}", file=self.stream, flush=True)
 
     def stop(self) -> None:
         """Nothing to restore."""

@@ -2,6 +2,7 @@
 simulator on a virtual clock."""
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,20 @@ def test_credentials_in_a_definition_url_are_refused_unseen(cli: Cli, tmp_path: 
     assert result.code == ExitCode.CONFIG, result.stderr
     assert CANARY not in result.stdout + result.stderr
     assert "'url' must not hold a user name or password" in result.stderr
+
+
+def test_a_warning_during_the_live_view_is_printed_through_it(
+    sim: Simulator, cli: Cli, config: Path
+) -> None:
+    """On a terminal the warning goes through the live view's console, which prints it above
+    the frame: a bare line written past rich would tear the frame it redraws."""
+    spec = {"provider": "toloka", "duration_s": 1, "age_s": 5, "status_word": "ARCHIVED"}
+    ref = sim.add_operation(spec)
+    result = cli("wait", ref, "--timeout", "3s", stderr_is_tty=True)
+    assert result.code == 4
+    # rich erases the frame's lines before it prints the warning, then draws the frame again.
+    assert re.search(r"\x1b\[2K(\x1b\[[0-9;]*m)?opwatch: warning: ", result.stderr)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stderr)  # the frames' escapes
+    plain = " ".join(plain.split())  # the console wraps the warning at its width
+    assert plain.count("reports status 'ARCHIVED'") == 1, plain
+    assert f"opwatch: warning: {ref} reports status" in plain
