@@ -195,7 +195,8 @@ class _Pool:
     """The connections to one origin: a limit on how many exist, and the idle ones."""
 
     def __init__(self, limit: int) -> None:
-        self.slots = asyncio.Semaphore(limit)
+        # Bounded: a slot returned twice is a bug to see, not a silent extra connection.
+        self.slots = asyncio.BoundedSemaphore(limit)
         self.idle: list[_Connection] = []
 
     def take_idle(self, now: float, expiry_s: float) -> "_Connection | None":
@@ -210,10 +211,14 @@ class _Pool:
     def give_back(self, connection: "_Connection | None", now: float) -> None:
         """Return a slot, keeping `connection` for the next request when it is given."""
         if connection is not None:
-            connection.idle = True
-            connection.idle_since = now
-            self.idle.append(connection)
+            self.park(connection, now)
         self.slots.release()
+
+    def park(self, connection: "_Connection", now: float) -> None:
+        """Keep `connection` for the next request, its slot still held by the caller."""
+        connection.idle = True
+        connection.idle_since = now
+        self.idle.append(connection)
 
     def close_idle(self) -> None:
         for connection in self.idle:
@@ -348,14 +353,21 @@ class _Connection(asyncio.Protocol):
             stream = _Body(self, pool, request, pieces, read_timeout, clock)
             return httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
         keep = self._finish()
-        pool.give_back(self if keep else None, clock())
         response = httpx.Response(
             status,
             headers=headers,
             stream=httpx.ByteStream(b"".join(pieces)),
             extensions=extensions,
         )
-        response.read()  # decodes gzip, deflate or br as httpx does; a broken one fails here
+        try:
+            response.read()  # decodes gzip, deflate or br as httpx does; a broken one fails here
+        except BaseException:
+            # The reply was read whole, so the connection serves the next request; the slot
+            # is the caller's to return (handle_async_request does, once) as for any failure.
+            if keep:
+                pool.park(self, clock())
+            raise
+        pool.give_back(self if keep else None, clock())
         return response
 
     async def tunnel(

@@ -302,6 +302,33 @@ def test_a_gzip_body_is_decompressed_and_a_broken_one_refused() -> None:
     run(replying(good + packed, broken, JSON_REPLY), scenario, max_connections=1)
 
 
+def test_a_broken_compressed_body_gives_back_one_slot_not_two() -> None:
+    """The limit holds after a body that fails to decompress: its slot is returned once."""
+    broken = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> None:
+        for _ in range(3):
+            with pytest.raises(httpx.DecodingError):
+                await client.get(server.url())
+        replies = await asyncio.gather(*(client.get(server.url()) for _ in range(6)))
+        assert all(reply.json() == {"ok": 1} for reply in replies)
+        assert server.connections == 1  # one slot: never a second connection
+
+    def make(server: Server) -> Handler:
+        async def handler(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int
+        ) -> None:
+            served = 0
+            while await server.read_request(reader):
+                served += 1
+                await asyncio.sleep(0.01)  # slow enough that a second slot would be used
+                writer.write(broken if served <= 3 else JSON_REPLY)
+
+        return handler
+
+    run(make, scenario, max_connections=1)
+
+
 def test_headers_of_90_kib_are_read_and_of_200_kib_refused() -> None:
     # httpcore gives h11 the same 100 KiB: a reply stock httpx reads is read here too.
     big = b"HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 0\r\n\r\n"
