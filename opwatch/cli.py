@@ -279,7 +279,9 @@ def _usage_error(exc: Exception, runtime: Runtime) -> int:
     message = message.rstrip(".")
     if message[:2].istitle():
         message = message[0].lower() + message[1:]
-    hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    # After a question ("Did you mean 'wait'?") the hint is a sentence of its own.
+    see = " See" if message.endswith("?") else "; see"
+    hint = f"{see} '{ctx.command_path} --help'" if ctx is not None else ""
     print(f"opwatch: error: {message}{hint}", file=runtime.stderr, flush=True)
     return int(ExitCode.USAGE)
 

@@ -41,6 +41,7 @@ def test_0_success(sim: Simulator, cli: Cli, config: Path) -> None:
         (["list-errors", "media:1", "-o", "events"], "-o events is not available here"),
         (["status", "media:1", "--json", "-o", "table"], "contradict each other"),
         (["no-such-command"], "no such command 'no-such-command'"),
+        (["wiat", "x"], "no such command 'wiat'. Did you mean 'wait'? See 'opwatch --help'"),
     ],
 )
 def test_2_usage(cli: Cli, config: Path, args: list[str], message: str) -> None:
