@@ -261,7 +261,11 @@ class Throttle:
         slot = max(now, self._next_slot)
         self._next_slot = slot + self._interval
         if slot - TICK_S > now:
-            await self._runtime.sleep(slot - TICK_S - now)
+            try:
+                await self._runtime.sleep(slot - TICK_S - now)
+            except BaseException:  # cancelled while paced: __aexit__ will not run
+                self._gate.release()
+                raise
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._gate.release()

@@ -85,6 +85,8 @@ _TOP_KEYS = frozenset(
 _FUNCTIONS = Functions().FUNCTION_TABLE
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+"""transport.DEFAULT_PORTS, not imported from there: validating a definition when the config
+loads must not import httpx (start-up)."""
 
 
 # --- the parts of a definition ---------------------------------------------------------------
