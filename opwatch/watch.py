@@ -31,10 +31,12 @@ ELAPSED_FRACTION = 0.17
 END_MARGIN_S = 0.5
 """How long after a predicted end to read, so the read finds the job finished."""
 JITTER = 0.1
-TICK_S = 0.1
-"""Reads wake on a shared tick of the clock: reads due in the same tenth of a second go out in
-one wake-up of the event loop. On a quiet loop a wake-up of its own (timer, poll, send, receive)
-costs a read more CPU than all of its HTTP and JSON."""
+TICK_S = 0.5
+"""Reads wake on a shared tick of the clock: reads due in the same half second go out in one
+wake-up of the event loop. On a quiet loop a wake-up of its own (timer, poll, send, receive)
+costs a read more CPU than all of its HTTP and JSON; half a second is a tenth of the CPU of a
+read at 1,000 operations against a tenth of a second (bench/scale.py), and moves a read by at
+most a quarter second, within END_MARGIN_S of a predicted end."""
 DEFAULT_RETRIES = 5
 DEFAULT_RATE_PER_PROFILE = 100.0
 

@@ -11,6 +11,7 @@ from opwatch.errors import NotFound, ProviderError
 from opwatch.exitcodes import ExitCode
 from opwatch.model import OpRef, State
 from opwatch.watch import (
+    TICK_S,
     Event,
     EventKind,
     Snapshot,
@@ -239,18 +240,20 @@ def test_the_rate_cap_spreads_first_reads() -> None:
     timelines = {str(n): Timeline(steady(1000.0)) for n in range(50)}
     watch(timelines, clock, timeout_s=0.0, rate_per_profile=10.0)
     firsts = sorted(t.reads[0] for t in timelines.values())
-    assert firsts[:3] == [0.0, 0.0, pytest.approx(0.1)]  # a tick's worth (1) goes at once
-    assert firsts[-1] == pytest.approx(4.8)
+    assert TICK_S == 0.5  # one read now and a tick's worth (5) on top go at once
+    assert firsts[:7] == [0.0] * 6 + [pytest.approx(0.1)]
+    assert firsts[-1] == pytest.approx(4.9 - TICK_S)
 
 
 def test_a_ticks_worth_of_reads_starts_together() -> None:
     clock = VirtualClock()
     timelines = {str(n): Timeline(steady(1000.0)) for n in range(150)}
-    watch(timelines, clock, timeout_s=0.0, rate_per_profile=1000.0, concurrency_per_profile=200)
+    watch(timelines, clock, timeout_s=0.0, rate_per_profile=100.0, concurrency_per_profile=200)
     firsts = sorted(t.reads[0] for t in timelines.values())
-    # One now and 0.1 s x 1000/s (the 101st can miss by the float sum of 100 intervals).
-    assert 100 <= firsts.count(0.0) <= 101
-    assert firsts[-1] == pytest.approx(0.05, abs=0.0015)
+    # One now and 0.5 s x 100/s (the 51st can miss by the float sum of 50 intervals).
+    assert TICK_S == 0.5
+    assert 50 <= firsts.count(0.0) <= 51
+    assert firsts[-1] == pytest.approx(1.49 - TICK_S, abs=0.0015)
 
 
 def test_reads_wake_on_the_shared_tick() -> None:
@@ -258,10 +261,10 @@ def test_reads_wake_on_the_shared_tick() -> None:
     timelines = {str(n): Timeline(steady(20.0 + n / 10, progress=n % 2 == 0)) for n in range(200)}
     watch(timelines, clock, rate_per_profile=1000.0, concurrency_per_profile=200)
     reads = [t for timeline in timelines.values() for t in timeline.reads[1:]]  # 1st: at once
-    assert all(abs(t * 10 - round(t * 10)) < 1e-6 for t in reads)
-    wakeups = {round(t * 10) for t in reads}
+    assert all(abs(t / TICK_S - round(t / TICK_S)) < 1e-6 for t in reads)
+    wakeups = {round(t / TICK_S) for t in reads}
     assert len(reads) > 2000
-    assert len(wakeups) <= 10 * max(reads) + 1  # at most ten a second, whatever the reads
+    assert len(wakeups) <= max(reads) / TICK_S + 1  # one a tick at most, whatever the reads
 
 
 @pytest.mark.parametrize(
@@ -269,8 +272,9 @@ def test_reads_wake_on_the_shared_tick() -> None:
     [
         (0.0, 2.0, False, 2.0),  # a schedule of whole ticks keeps its rhythm
         (0.003, 1.0, False, 0.997),  # the nearest tick, a little sooner
-        (0.06, 1.0, False, 1.04),  # the nearest tick, a little later
-        (0.003, 1.0, True, 1.097),  # a Retry-After is never cut short
+        (0.2, 1.0, False, 0.8),
+        (0.3, 1.0, False, 1.2),  # the nearest tick, later
+        (0.003, 1.0, True, 1.497),  # a Retry-After is never cut short
         (5.0, 17.0, True, 17.0),
         (0.0, 0.01, False, 0.0),
     ],
