@@ -76,7 +76,7 @@ READ_BY_BOTH = {
     "bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 9\n\n" + OK_BODY,
     "obs-fold": b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 9\r\n\r\n" + OK_BODY,
     "90-kib-headers": sized(OK_BODY, b"X-Big: " + b"a" * 90_000),
-    "repeated-length": sized(OK_BODY, b"Content-Length: 9"),  # the same length twice
+    "control-in-header": sized(OK_BODY, b"X-Control: a\x01b"),
 }
 
 
@@ -84,6 +84,16 @@ READ_BY_BOTH = {
 def test_replies_both_read(raw: bytes) -> None:
     mine, theirs = run_both(raw)
     assert mine == theirs == OK  # same
+
+
+def test_the_same_content_length_twice_is_refused() -> None:
+    """stricter: stock httpx (h11) reads one length sent twice as one; llhttp refuses it, as
+    RFC 9112 §6.3 lets a recipient. Two length lines are how a smuggled request begins, and no
+    API opwatch reads sends them."""
+    mine, theirs = run_both(sized(OK_BODY, b"Content-Length: 9"))
+    assert theirs == OK
+    assert mine == error("RemoteProtocolError")
+    assert "Duplicate Content-Length" in mine.reason
 
 
 def chunked(size: bytes) -> bytes:
@@ -102,6 +112,9 @@ REFUSED_BY_BOTH = {
     "conflicting-lengths": head(b"Content-Length: 9", b"Content-Length: 10") + OK_BODY,
     "negative-length": head(b"Content-Length: -5") + OK_BODY,
     "nul-in-header": sized(OK_BODY, b"X-Nul: a\x00b"),
+    "vt-in-header": sized(OK_BODY, b"X-Tab: a\x0bb"),
+    "space-before-first-header": b"HTTP/1.1 200 OK\r\n X-A: b\r\nContent-Length: 9\r\n\r\n"
+    + OK_BODY,
     "header-without-colon": sized(OK_BODY, b"no colon here"),
     "not-http": b"<html>not http</html>\r\n\r\n",
     "200-kib-headers": sized(OK_BODY, b"X-Big: " + b"a" * 200_000),
