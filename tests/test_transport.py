@@ -5,6 +5,7 @@ are checked as a server would really send them.
 """
 
 import asyncio
+import gc
 import gzip
 import socket
 import ssl
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import trustme
 
+from opwatch import transport as transport_module
 from opwatch.config import parse_config
 from opwatch.runtime import Runtime
 from opwatch.session import Session, proxy_for
@@ -706,3 +708,23 @@ def test_a_body_whose_second_line_starts_with_a_space_is_read() -> None:
         return handler
 
     run(make, scenario)
+
+
+def test_a_read_leaves_no_reference_cycle() -> None:
+    """A reply and its parser are freed when the next read replaces them, not by the garbage
+    collector: a cycle per read made a 10,000-operation wait run twice as many full
+    collections, 0.2 s each."""
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> None:
+        gc.collect()
+        gc.disable()  # what only the collector would free stays
+        try:
+            for _ in range(20):
+                assert (await client.get(server.url())).json() == {"ok": 1}
+            replies = [o for o in gc.get_objects() if type(o) is transport_module._Reply]
+        finally:
+            gc.enable()
+        assert server.connections == 1
+        assert len(replies) == 1  # the last read's, kept by its connection
+
+    run(replying(*[JSON_REPLY] * 20), scenario)
