@@ -728,3 +728,15 @@ def test_a_read_leaves_no_reference_cycle() -> None:
         assert len(replies) == 1  # the last read's, kept by its connection
 
     run(replying(*[JSON_REPLY] * 20), scenario)
+
+
+def test_a_reply_to_head_has_no_body_whatever_its_length_says() -> None:
+    head_reply = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> None:
+        response = await client.head(server.url())
+        assert (response.status_code, response.content) == (200, b"")
+        assert (await client.get(server.url())).json() == {"ok": 1}
+        assert server.connections == 1  # the next reply was not taken for the body
+
+    run(replying(head_reply, JSON_REPLY), scenario)
