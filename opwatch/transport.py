@@ -54,8 +54,6 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _LINE_BREAK = re.compile(rb"[\x00\n\x0b\x0c\r]")
 """What h11, so stock httpx, refuses in a header value it receives; llhttp lets it through when
 told to read obs-fold, so opwatch refuses it itself."""
-_FOLDED_STATUS_LINE = re.compile(rb"[^\n]*\n[ \t]")
-"""A reply whose first header line starts with whitespace (as a reply's first read has it)."""
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 """A header name: RFC 9110's token."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -270,6 +268,7 @@ class _Reply:
         self.framed = False  # a Content-Length or Transfer-Encoding, not the close, ends the body
         self.head_done = False
         self.head_bytes = 0
+        self.opening: bytes | None = b""  # the status line and the byte after it, until checked
         self.pieces: list[bytes] = []
         self.size = 0
         self.complete = False
@@ -581,12 +580,8 @@ class _Connection(asyncio.Protocol):
             self.paused = False
             self.transport.resume_reading()
         reply = self.reply
-        if not reply.head_bytes and not reply.head_done and _FOLDED_STATUS_LINE.match(data):
-            # RFC 9112 §2.2: whitespace before the first header line makes no header, and h11
-            # refuses it; llhttp, told to read obs-fold, would read the line as a header.
-            raise httpx.RemoteProtocolError(
-                "the reply broke HTTP/1.1: whitespace before its first header", request=request
-            )
+        if reply.opening is not None:
+            self._check_opening(reply, data, request)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -610,6 +605,22 @@ class _Connection(asyncio.Protocol):
                 raise httpx.RemoteProtocolError(
                     "the reply broke HTTP/1.1: its head is longer than 100 KiB", request=request
                 )
+
+    def _check_opening(self, reply: _Reply, data: bytes, request: httpx.Request) -> None:
+        """Refuse whitespace at the start of the line after the status line: RFC 9112 §2.2
+        makes no header of it and h11 refuses it, where llhttp, told to read obs-fold, would
+        read it as a header. The bytes are kept until that line's first byte has come."""
+        assert reply.opening is not None
+        opening = reply.opening + data
+        end = opening.find(b"\n")
+        if end == -1 or end + 1 == len(opening):
+            reply.opening = opening
+            return
+        reply.opening = None
+        if opening[end + 1] in b" \t":
+            raise httpx.RemoteProtocolError(
+                "the reply broke HTTP/1.1: whitespace before its first header", request=request
+            )
 
     def _ended(self, request: httpx.Request) -> None:
         """The peer closed with nothing left to read: the reply's end, or a failure."""

@@ -740,3 +740,27 @@ def test_a_reply_to_head_has_no_body_whatever_its_length_says() -> None:
         assert server.connections == 1  # the next reply was not taken for the body
 
     run(replying(head_reply, JSON_REPLY), scenario)
+
+
+def test_whitespace_before_the_first_header_is_refused_in_any_read() -> None:
+    """As h11 refuses it, even when the status line arrives in a read of its own."""
+    pieces = [b"HTTP/1.1 200 OK\r\n", b" X-A: b\r\nContent-Length: 9\r\n\r\n", b'{"ok": 1}']
+
+    async def scenario(server: Server, client: httpx.AsyncClient) -> None:
+        with pytest.raises(httpx.RemoteProtocolError, match="whitespace before its first header"):
+            await client.get(server.url())
+
+    def make(server: Server) -> Handler:
+        async def handler(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int
+        ) -> None:
+            await server.read_request(reader)
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.05)  # each piece a read of its own
+            await reader.read()
+
+        return handler
+
+    run(make, scenario)
