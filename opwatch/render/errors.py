@@ -46,7 +46,9 @@ GROUP_COLUMNS = (
     Column("COUNT", required=True, justify="right"),
     Column("FIELD"),
     Column("CODE"),
-    Column("MESSAGE", required=True, floor=20, wrap=True),
+    # Wider than list-errors' floor: a few example items are worth less than a message read
+    # in one or two lines, so ITEMS goes before MESSAGE is squeezed to three.
+    Column("MESSAGE", required=True, floor=30, wrap=True),
     Column("ITEMS", floor=8, wrap=True),
 )
 GROUP_DROP_ORDER = ("ITEMS", "CODE", "FIELD")
