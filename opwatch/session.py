@@ -61,6 +61,7 @@ class Session:
             self._stack.push_async_callback(http.aclose)
             found = provider_class(profile.provider)(profile, http)
             found.warn = lambda message: self.warn(message)  # whichever is in place then
+            found.sleep = self.runtime.sleep
             self._providers[profile_name] = found
         return found
 

@@ -19,7 +19,14 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +57,10 @@ class _LoadedOnUse:
 if not TYPE_CHECKING:
     # Only the failure paths below look httpx's names up, after the client loaded it.
     httpx = _LoadedOnUse("httpx")
+
+
+LIST_RETRIES = 3
+"""Transient faults in a row one request of a listing may meet before the listing fails."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,9 @@ class Provider(ABC):
         self.warn: Callable[[str], None] = lambda message: None
         """Where a provider says something a user should know once (a status word opwatch
         cannot place); the session points it at the runtime's warnings."""
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        """How a listing waits before trying a request again; the session points it at the
+        runtime's clock."""
         self.refused: AuthError | None = None
         """The refusal that ended this profile for the run: set by the first 401/403 (or
         refused login) that a re-login did not cure; every later read raises it at once."""
@@ -256,6 +270,25 @@ class Provider(ABC):
         if response.is_success:
             return response
         raise self.http_error(response)
+
+    async def before_retry(self, error: ProviderError, faults: int, what: str) -> None:
+        """Wait before asking for `what` again after its `faults`-th transient fault in a row
+        (1, 2, 4 s, or longer when the provider asks), saying so; or raise `error` when it is
+        not worth another try. For listings: a 503 on page 40 of 100,000 operations should
+        not send a user back to page 1."""
+        if not error.transient:
+            raise error
+        if faults > LIST_RETRIES:
+            raise ProviderError(
+                f"{error.message} (asked {faults} times for {what})",
+                transient=False,
+                origin=error.origin,
+            )
+        delay = min(30.0, 2.0 ** (faults - 1))
+        if error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        self.warn(f"{error.message}; asking for {what} again in {delay:g}s")
+        await self.sleep(delay)
 
     async def array_items(
         self,

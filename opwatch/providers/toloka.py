@@ -220,12 +220,19 @@ class TolokaProvider(Provider):
     async def _pages(self, params: dict[str, str]) -> AsyncGenerator[Operation, None]:
         """Every page of the list `params` select, one request each, parsed as it comes."""
         last: str | None = None
+        pages = faults = 0
         while True:
             query = params if last is None else {**params, "id_gt": last}
-            page = expect_object(
-                await self.get_json(f"/api/v1/operations?{urlencode(query)}", headers=self._auth()),
-                SPEC.label,
-            )
+            try:
+                payload = await self.get_json(
+                    f"/api/v1/operations?{urlencode(query)}", headers=self._auth()
+                )
+            except ProviderError as exc:
+                faults += 1
+                await self.before_retry(exc, faults, f"page {pages + 1} of the list")
+                continue
+            pages, faults = pages + 1, 0
+            page = expect_object(payload, SPEC.label)
             items = page.get("items")
             if not isinstance(items, list):
                 raise ProviderError(

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opwatch.errors import UsageError
+from opwatch.errors import ProviderError, UsageError
 from opwatch.model import Operation, OperationError, Progress, State
 from opwatch.providers.base import Provider, ProviderSpec
 from opwatch.providers.parsing import (
@@ -111,11 +111,23 @@ class WesogProvider(Provider):
     async def list_operations(self, query: "ListQuery") -> AsyncGenerator[Operation, None]:
         """`GET /ops`: every operation of the tenant in one array. Wesog documents no filters
         and no paging for it (PROVIDERS.md), so nothing of `query` goes on the wire: the array
-        is parsed as it arrives and the caller filters."""
-        async for item in self.array_items("/ops", self._auth(), "a list of operations"):
-            operation = parse_operation(item)
-            if _ID.match(operation.id):  # an entry without an id is nothing a REF can name
-                yield operation
+        is parsed as it arrives and the caller filters. A transient fault before the first
+        entry is tried again; after it, the array would start over, so it ends the listing."""
+        faults = 0
+        while True:
+            began = False
+            try:
+                async for item in self.array_items("/ops", self._auth(), "a list of operations"):
+                    began = True
+                    operation = parse_operation(item)
+                    if _ID.match(operation.id):  # an entry without an id: no REF names it
+                        yield operation
+                return
+            except ProviderError as exc:
+                if began:
+                    raise
+                faults += 1
+                await self.before_retry(exc, faults, "the list")
 
     async def check(self) -> None:
         """One authenticated read of an operation that does not exist: Wesog checks the

@@ -150,11 +150,40 @@ def test_bad_input(cli: Cli, config: Path, args: list[str], code: int, said: str
     assert "Traceback" not in result.stderr
 
 
+def test_a_page_that_fails_once_is_asked_for_again(
+    sim: Simulator, cli: Cli, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(toloka, "PAGE_LIMIT", 4)  # 9 operations: pages of 4, 4 and 1
+    sim.reset_stats()
+    sim.add_fault({"kind": "429", "route": "toloka_list", "count": 1, "retry_after": 3})
+    result = cli("list", "crowd", "-o", "ref")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == toloka_order(ids_of(sim, "toloka"))
+    assert len(ids_of(sim, "toloka")) == 9
+    assert sim.stats()["by_route"] == {"toloka_list": 4}  # the first page twice
+    assert "asking for page 1 of the list again in 3s" in result.stderr  # its Retry-After
+
+
+def test_wesog_asks_for_its_list_again_before_the_first_entry(
+    sim: Simulator, cli: Cli, config: Path
+) -> None:
+    sim.reset_stats()
+    sim.add_fault({"kind": "5xx", "route": "wesog_list", "count": 2})
+    result = cli("list", "media", "-o", "ref")
+    assert result.code == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == sorted(ids_of(sim, "wesog"))
+    assert sim.stats()["by_route"] == {"wesog_list": 3}
+    assert result.stderr.count("asking for the list again") == 2
+
+
 def test_a_failing_list_is_7_and_a_refused_key_6(sim: Simulator, cli: Cli, config: Path) -> None:
-    sim.add_fault({"kind": "5xx", "route": "toloka_list", "count": 1})
+    sim.reset_stats()
+    sim.add_fault({"kind": "5xx", "route": "toloka_list", "count": 10})
     failed = cli("list", "crowd", "-o", "ref")
     assert (failed.code, failed.stdout) == (7, "")
     assert "Toloka at http://" in failed.stderr
+    assert sim.stats()["by_route"] == {"toloka_list": 4}  # once and three more times
+    assert "(asked 4 times for page 1 of the list)" in failed.stderr
     config.write_text(config.read_text().replace("sim-wesog-key", "wrong-key"))
     denied = cli("list", "media")
     assert denied.code == 6
