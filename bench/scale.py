@@ -157,10 +157,11 @@ def live_view_run(sim: SimulatorProcess, rate: float, folder: Path) -> dict[str,
     from opwatch.model import OpRef
     from opwatch.render.console import make_console
     from opwatch.render.live import LiveView
-    from opwatch.runtime import Runtime
+    from opwatch.runtime import Runtime, collect_less_often
     from opwatch.session import Session
     from opwatch.watch import Event, WatchOptions
 
+    collect_less_often()  # as the opwatch command does
     runtime = Runtime(env={}, quiet=True)
     config = load_config(sim.config, {})
     refs = [OpRef(*ref.split(":", 1)) for ref in sim.refs]

@@ -34,7 +34,7 @@ from opwatch.commands.common import (
     context,
 )
 from opwatch.exitcodes import ExitCode, help_epilog
-from opwatch.runtime import Runtime
+from opwatch.runtime import Runtime, collect_less_often
 
 EXIT_CODES = "\b\n" + help_epilog()
 """click re-wraps help paragraphs; one that starts with \\b keeps its lines (the code table)."""
@@ -240,6 +240,7 @@ def main(argv: list[str], runtime: Runtime) -> int:
 
 def console_script() -> NoReturn:
     """The `opwatch` command: the real world, and the one place the process exits."""
+    collect_less_often()
     # Under a non-UTF-8 locale, a provider's message or a bar character must not crash the
     # output: characters the stream cannot encode become '?'.
     for stream in (sys.stdout, sys.stderr):

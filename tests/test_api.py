@@ -3,6 +3,7 @@ simulator: results in REF order, opwatch's own exceptions with their exit codes,
 Python warnings, streaming rows, and use from inside an event loop."""
 
 import asyncio
+import gc
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,6 +92,14 @@ def test_wait_returns_how_it_ended_and_reports_events(config: Path, refs: list[s
     assert [op.state for op in result.failed] == [opwatch.State.FAILED]
     assert [event.kind for event in events] == [EventKind.DONE, EventKind.DONE]
     assert {str(event.snapshot.ref) for event in events} == set(refs[:2])
+
+
+def test_the_host_programs_collector_is_left_as_it_is(config: Path, refs: list[str]) -> None:
+    """The opwatch command collects young objects less often; a program using the API keeps
+    its own settings."""
+    before = gc.get_threshold()
+    opwatch.wait(refs[:2], config=config)
+    assert gc.get_threshold() == before
 
 
 def test_wait_with_no_time_reads_once_and_says_the_deadline_passed(
