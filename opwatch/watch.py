@@ -297,7 +297,11 @@ def next_delay(watch: _Watch, now: float, options: WatchOptions, rng: random.Ran
 
 def on_tick(now: float, delay: float, *, not_sooner: bool = False) -> float:
     """`delay` moved so the wait ends on the nearest tick, or on the next one when it must not
-    end sooner (a Retry-After). A schedule of whole ticks keeps its exact rhythm."""
+    end sooner (a Retry-After). A schedule of whole ticks keeps its exact rhythm. A delay
+    shorter than a tick (`--interval 100ms`) stays as it is: to the nearest tick it could
+    round to nothing, and reads would follow each other as fast as the server answers."""
+    if delay < TICK_S:
+        return delay
     ticks = (now + delay) / TICK_S
     wake = (math.ceil(ticks - 1e-9) if not_sooner else round(ticks)) * TICK_S
     return max(0.0, wake - now)

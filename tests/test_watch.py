@@ -96,6 +96,16 @@ def test_fixed_interval() -> None:
     assert job.reads == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
 
 
+def test_an_interval_shorter_than_a_tick_is_kept() -> None:
+    """`--interval 100ms` reads ten times a second, never back to back."""
+    clock = VirtualClock()
+    job = Timeline(steady(1.0))
+    watch({"1": job}, clock, interval_s=0.1)
+    gaps = [b - a for a, b in zip(job.reads, job.reads[1:], strict=False)]
+    assert 9 <= len(job.reads) <= 12
+    assert min(gaps) == pytest.approx(0.1)
+
+
 def test_deadline_ends_with_4_after_a_last_read_at_the_deadline() -> None:
     clock = VirtualClock()
     job = Timeline(steady(1000.0, progress=False))
@@ -276,7 +286,8 @@ def test_reads_wake_on_the_shared_tick() -> None:
         (0.3, 1.0, False, 1.2),  # the nearest tick, later
         (0.003, 1.0, True, 1.497),  # a Retry-After is never cut short
         (5.0, 17.0, True, 17.0),
-        (0.0, 0.01, False, 0.0),
+        (10.0, 0.1, False, 0.1),  # shorter than a tick: kept, never rounded to nothing
+        (10.24, 0.2, True, 0.2),
     ],
 )
 def test_on_tick(now: float, delay: float, not_sooner: bool, expected: float) -> None:
