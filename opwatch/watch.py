@@ -307,10 +307,15 @@ def on_tick(now: float, delay: float, *, not_sooner: bool = False) -> float:
     return max(0.0, wake - now)
 
 
+def backoff(faults_in_a_row: int) -> float:
+    """Exponential backoff for transient faults: 1, 2, 4, 8, 16, then 30 s."""
+    return min(MAX_DELAY_S, MIN_DELAY_S * 2.0 ** (faults_in_a_row - 1))
+
+
 def retry_delay(faults_in_a_row: int, rng: random.Random) -> float:
-    """Exponential backoff for transient faults: about 1, 2, 4, 8, 16, then 30 s."""
-    base = min(MAX_DELAY_S, MIN_DELAY_S * 2.0 ** (faults_in_a_row - 1))
-    return base * rng.uniform(1 - JITTER, 1 + JITTER)
+    """`backoff`, with jitter: reads of many operations that failed together do not retry
+    together."""
+    return backoff(faults_in_a_row) * rng.uniform(1 - JITTER, 1 + JITTER)
 
 
 class Watcher:

@@ -284,7 +284,9 @@ class Provider(ABC):
                 transient=False,
                 origin=error.origin,
             )
-        delay = min(30.0, 2.0 ** (faults - 1))
+        from opwatch.watch import backoff  # the engine's, imported when a request failed
+
+        delay = backoff(faults)
         if error.retry_after is not None:
             delay = max(delay, error.retry_after)
         self.warn(f"{error.message}; asking for {what} again in {delay:g}s")
